@@ -1,0 +1,109 @@
+"""From `config.data` to normalised splits and fixed-shape batch stacks.
+
+Batches are built with numpy fancy indexing (no Python work per event) as
+stacks `[S, B, ...]` of S steps, ready for one `lax.scan` dispatch.
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import Dict, Tuple
+
+import numpy as np
+
+from thesis_jax.data import h5, synthetic
+from thesis_jax.data.layout import Events
+from thesis_jax.data.normalization import Normalizer
+from thesis_jax.errors import ConfigError
+
+SPLITS = ("train", "val", "test")
+
+
+@dataclasses.dataclass
+class Dataset:
+  """Normalised splits plus what models and reports need to know.
+
+  splits: {"train"|"val"|"test": Events} normalised.
+  raw:    the same splits in physical units (for corruptions, plots).
+  """
+  splits: Dict[str, Events]
+  raw: Dict[str, Events]
+  norm: Normalizer
+  num_types: int
+  n_tokens: int
+  source: str            # file path, or "synthetic"
+
+
+def load_raw(data_cfg) -> Tuple[Dict[str, Events], str]:
+  """Raw splits from `data.path` (HDF5) or the synthetic generator."""
+  t = int(data_cfg.n_tokens)
+  if t <= 0:
+    raise ConfigError(f"data.n_tokens must be > 0, got {t}")
+  limit = int(data_cfg.get("limit_samples", 0) or 0)
+  if data_cfg.path:
+    ds = data_cfg.datasets
+    names = {"train": ds.x_train, "val": ds.x_val, "test": ds.x_test}
+    raw = h5.read_splits(data_cfg.path, names, t, limit)
+    return raw, str(data_cfg.path)
+  sc = data_cfg.synthetic
+  raw = synthetic.make_splits(int(sc.n_train), int(sc.n_val), int(sc.n_test),
+                              t, int(sc.seed))
+  if limit > 0:
+    raw = {k: v.take(np.arange(min(limit, len(v)))) for k, v in raw.items()}
+  return raw, "synthetic"
+
+
+def load_dataset(data_cfg, norm: Normalizer | None = None) -> Dataset:
+  """Loads, validates and normalises (train statistics unless `norm` given)."""
+  raw, source = load_raw(data_cfg)
+  num_types = max(int(ev.ids.max()) for ev in raw.values()) + 1
+  if norm is None:
+    norm = Normalizer.fit(raw["train"], bool(data_cfg.normalize_globals))
+  splits = {k: norm.apply(v) for k, v in raw.items()}
+  return Dataset(splits, raw, norm, num_types, int(data_cfg.n_tokens), source)
+
+
+def as_dict(ev: Events) -> Dict[str, np.ndarray]:
+  return {"ids": ev.ids, "cont": ev.cont, "globals": ev.globals}
+
+
+def train_stack(ev: Events, batch_size: int, seed: int, epoch: int,
+                process_index: int = 0, process_count: int = 1
+                ) -> Dict[str, np.ndarray]:
+  """One epoch of shuffled training batches, `[S, B_local, ...]`.
+
+  The permutation depends only on (seed, epoch), so every process (and a
+  resumed run) sees the same global batches; the last incomplete batch is
+  dropped. Process p takes rows [p*B/P, (p+1)*B/P) of each global batch.
+  """
+  n = len(ev)
+  steps = n // batch_size
+  if steps == 0:
+    raise ConfigError(f"phase1.trainer.batch_size={batch_size} is larger than "
+                      f"the train split ({n} events)")
+  perm = np.random.default_rng([seed, epoch]).permutation(n)
+  idx = perm[:steps * batch_size].reshape(steps, batch_size)
+  local = batch_size // process_count
+  idx = idx[:, process_index * local:(process_index + 1) * local]
+  out = as_dict(ev.take(idx))
+  out["weight"] = np.ones(idx.shape, np.float32)
+  return out
+
+
+def eval_stack(ev: Events, batch_size: int, process_index: int = 0,
+               process_count: int = 1) -> Dict[str, np.ndarray]:
+  """The whole split in order, padded to full batches, `[S, B_local, ...]`.
+
+  `weight` is 1 for real events, 0 for the padding rows, so sums over it are
+  exact split totals.
+  """
+  n = len(ev)
+  steps = -(-n // batch_size)
+  idx = np.arange(steps * batch_size)
+  weight = (idx < n).astype(np.float32)
+  idx = np.minimum(idx, n - 1).reshape(steps, batch_size)
+  weight = weight.reshape(steps, batch_size)
+  local = batch_size // process_count
+  sl = slice(process_index * local, (process_index + 1) * local)
+  out = as_dict(ev.take(idx[:, sl]))
+  out["weight"] = weight[:, sl]
+  return out

@@ -1,0 +1,21 @@
+"""User-facing errors: one clear line naming the file/key and the problem."""
+
+
+class ThesisJaxError(Exception):
+  """Base class. The CLI prints `error: <message>` and exits non-zero."""
+
+
+class DataError(ThesisJaxError):
+  """Bad input data: missing/malformed HDF5, wrong shapes, bad values."""
+
+
+class ConfigError(ThesisJaxError):
+  """Bad configuration value or unknown component name."""
+
+
+class OutputError(ThesisJaxError):
+  """An output folder that cannot be created or written."""
+
+
+class NonFiniteLossError(ThesisJaxError):
+  """Training produced a NaN/inf loss; the last good checkpoint is kept."""

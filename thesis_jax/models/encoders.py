@@ -1,0 +1,35 @@
+"""Token-wise MLP encoder (the thesis default)."""
+from __future__ import annotations
+
+from typing import Sequence
+
+import flax.linen as nn
+import jax.numpy as jnp
+
+from thesis_jax.models.layers import MLP
+from thesis_jax.models.registry import ENCODERS
+
+
+class MLPEncoder(nn.Module):
+  """concat(cont [B,T,4], Embed(ids) [B,T,E]) -> MLP -> z_e [B,T,D]."""
+  num_types: int
+  latent_dim: int
+  hidden: Sequence[int] = (128, 128)
+  id_embed_dim: int = 8
+  activation: str = "gelu"
+  dropout: float = 0.0
+
+  @nn.compact
+  def __call__(self, cont, ids, *, train: bool = False):
+    emb = nn.Embed(self.num_types, self.id_embed_dim, name="id_embed")(ids)
+    x = jnp.concatenate([cont, emb.astype(cont.dtype)], axis=-1)
+    return MLP(tuple(self.hidden), self.latent_dim, self.activation,
+               self.dropout, name="mlp")(x, train=train)
+
+
+@ENCODERS.register("mlp")
+def build_mlp(cfg, *, num_types, latent_dim, norm=None):
+  return MLPEncoder(num_types=num_types, latent_dim=latent_dim,
+                    hidden=tuple(cfg.enc_hidden),
+                    id_embed_dim=int(cfg.id_embed_dim),
+                    activation=cfg.activation, dropout=float(cfg.dropout))

@@ -1,0 +1,163 @@
+"""Vector-quantisation bottleneck (the original's EMA algorithm, and more).
+
+Original behaviour (spec §2): nearest code by squared distance; commitment loss
+`beta * mse(z_e, sg(z_q))`; straight-through `z_q = z_e + sg(z_q - z_e)`; EMA
+codebook with decay and Laplace-smoothed cluster sizes
+`(count + eps) / (n + K*eps) * n`, codebook = ema_weight / cluster_size, and
+codebook loss 0 (or `mse(sg(z_e), z_q)` without EMA); perplexity of the batch's
+code usage.
+
+Beyond the original: statistics use only the slots in `mask` (real tokens of
+valid events by default; all slots with `count_padding`), dead-code restarts
+(`restart_after` steps unused -> re-seeded from this batch's encoder outputs),
+and k-means++ initialisation from data (`kmeans.py`, applied by the trainer).
+
+Variables: EMA mode keeps `codebook [K,D]`, `ema_w [K,D]`, `cluster_size [K]`
+in the mutable `vq_stats` collection; non-EMA mode keeps `codebook` in
+`params`. Both keep `unused [K]` (steps since last use) in `vq_stats`; the
+non-EMA mode also `restart_rows [K,D]`/`restart_mask [K]`, applied to the
+params after the optimizer update by `apply_pending_restarts`.
+"""
+from __future__ import annotations
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+from thesis_jax.models.registry import BOTTLENECKS
+
+sg = jax.lax.stop_gradient
+
+
+def nearest_code(flat, codebook):
+  """Index of the nearest code. flat [N,D], codebook [K,D] -> int32 [N].
+
+  `min` then the first index equal to it: identical to argmin (ties -> lowest
+  index) and ~2x faster on XLA:CPU than `jnp.argmin`.
+  """
+  d = (jnp.sum(flat * flat, axis=1, keepdims=True)
+       - 2.0 * flat @ codebook.T + jnp.sum(codebook * codebook, axis=1)[None])
+  dmin = jnp.min(d, axis=1, keepdims=True)
+  k = codebook.shape[0]
+  iota = jax.lax.broadcasted_iota(jnp.int32, d.shape, 1)
+  return jnp.min(jnp.where(d == dmin, iota, k), axis=1)
+
+
+def perplexity(counts):
+  """exp(entropy) of code usage counts [K] (0 when nothing was counted)."""
+  total = counts.sum()
+  p = counts / jnp.maximum(total, 1e-12)
+  return jnp.where(total > 0, jnp.exp(-jnp.sum(p * jnp.log(p + 1e-10))), 0.0)
+
+
+def ema_update(cluster_size, ema_w, counts, sums, decay, eps):
+  """One EMA step with Laplace smoothing -> (cluster_size, ema_w, codebook)."""
+  k = cluster_size.shape[0]
+  cs = cluster_size * decay + (1.0 - decay) * counts
+  n = cs.sum()
+  cs = (cs + eps) / (n + k * eps) * n
+  ema_w = ema_w * decay + (1.0 - decay) * sums
+  return cs, ema_w, ema_w / cs[:, None]
+
+
+class VectorQuantizer(nn.Module):
+  """z_e [B,T,D], mask [B,T] (slots counted in statistics) -> (z_q_st, aux)."""
+  codebook_size: int = 512
+  dim: int = 32
+  beta: float = 0.25
+  ema: bool = True
+  decay: float = 0.99
+  eps: float = 1e-5
+  restart_after: int = 0
+
+  @nn.compact
+  def __call__(self, z_e, mask, *, train: bool = False):
+    k, d = self.codebook_size, self.dim
+    init_cb = lambda: jax.random.uniform(
+        self.make_rng("params"), (k, d), jnp.float32, -1.0 / k, 1.0 / k)
+    if self.ema:
+      cb_var = self.variable("vq_stats", "codebook", init_cb)
+      ema_w = self.variable("vq_stats", "ema_w", lambda: cb_var.value)
+      cs = self.variable("vq_stats", "cluster_size", jnp.zeros, (k,), jnp.float32)
+      codebook = cb_var.value
+    else:
+      codebook = self.param("codebook", lambda key: init_cb())
+    unused = self.variable("vq_stats", "unused", jnp.zeros, (k,), jnp.int32)
+    if not self.ema:
+      rows = self.variable("vq_stats", "restart_rows", jnp.zeros, (k, d), jnp.float32)
+      rmask = self.variable("vq_stats", "restart_mask", jnp.zeros, (k,), bool)
+
+    shape = z_e.shape
+    flat = z_e.reshape(-1, d)
+    w = mask.reshape(-1).astype(flat.dtype)
+    idx = nearest_code(sg(flat), sg(codebook) if self.ema else codebook)
+    z_q = jnp.take(codebook, idx, axis=0).reshape(shape)
+    commit_tok = self.beta * jnp.mean((z_e - sg(z_q)) ** 2, axis=-1)
+    if self.ema:
+      codebook_tok = jnp.zeros(shape[:-1], flat.dtype)
+    else:
+      codebook_tok = jnp.mean((sg(z_e) - z_q) ** 2, axis=-1)
+    z_st = z_e + sg(z_q - z_e)
+    counts = jax.ops.segment_sum(w, idx, num_segments=k)
+
+    if train and not self.is_initializing():
+      fz = sg(flat)
+      if self.ema:
+        sums = jax.ops.segment_sum(fz * w[:, None], idx, num_segments=k)
+        cs.value, ema_w.value, cb_var.value = ema_update(
+            cs.value, ema_w.value, counts, sums, self.decay, self.eps)
+      if self.restart_after > 0:
+        u = jnp.where(counts > 0, 0, unused.value + 1)
+        dead = (u >= self.restart_after) & (w.sum() > 0)
+        logits = jnp.where(w > 0, 0.0, -jnp.inf)
+        pick = jax.random.categorical(self.make_rng("vq"), logits, shape=(k,))
+        new_rows = fz[pick]
+        if self.ema:
+          cb_var.value = jnp.where(dead[:, None], new_rows, cb_var.value)
+          ema_w.value = jnp.where(dead[:, None], new_rows, ema_w.value)
+          cs.value = jnp.where(dead, 1.0, cs.value)
+        else:
+          rows.value, rmask.value = new_rows, dead
+        unused.value = jnp.where(dead, 0, u)
+      else:
+        unused.value = jnp.where(counts > 0, 0, unused.value + 1)
+
+    aux = {"commit_tok": commit_tok, "codebook_tok": codebook_tok,
+           "counts": counts, "perplex": perplexity(counts), "indices":
+           idx.reshape(shape[:-1])}
+    return z_st, aux
+
+
+def apply_pending_restarts(params, model_state):
+  """Non-EMA restarts: copy `restart_rows` into params where `restart_mask`."""
+  stats = model_state.get("vq_stats", {}).get("bottleneck", {})
+  if "restart_mask" not in stats:
+    return params
+  m = stats["restart_mask"][:, None]
+  cb = params["bottleneck"]["codebook"]
+  new_b = dict(params["bottleneck"], codebook=jnp.where(m, stats["restart_rows"], cb))
+  return dict(params, bottleneck=new_b)
+
+
+def set_codebook(params, model_state, centroids):
+  """Installs `centroids [K,D]` as the codebook (k-means init) in either mode.
+
+  EMA mode: codebook = ema_w = centroids, cluster_size = 1 (a neutral prior).
+  """
+  stats = model_state.get("vq_stats", {}).get("bottleneck", {})
+  if "ema_w" in stats:
+    new_stats = dict(stats, codebook=centroids, ema_w=jnp.array(centroids, copy=True),
+                     cluster_size=jnp.ones_like(stats["cluster_size"]))
+    vq = dict(model_state["vq_stats"], bottleneck=new_stats)
+    return params, dict(model_state, vq_stats=vq)
+  new_b = dict(params["bottleneck"], codebook=centroids)
+  return dict(params, bottleneck=new_b), model_state
+
+
+@BOTTLENECKS.register("vq")
+def build_vq(cfg, *, latent_dim):
+  return VectorQuantizer(
+      codebook_size=int(cfg.codebook_size), dim=latent_dim,
+      beta=float(cfg.beta), ema=bool(cfg.ema), decay=float(cfg.ema_decay),
+      eps=float(cfg.get("eps", 1e-5)),
+      restart_after=int(cfg.restart_after) if cfg.restart_dead_codes else 0)

@@ -1,0 +1,1 @@
+"""Training: pure jitted steps, data-parallel scan dispatch, the driver."""

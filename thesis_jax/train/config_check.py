@@ -1,0 +1,59 @@
+"""Validates a training config before anything is read or written."""
+from __future__ import annotations
+
+from thesis_jax.errors import ConfigError
+from thesis_jax.models.layers import ACTIVATIONS
+from thesis_jax.models.registry import BOTTLENECKS, DECODERS, ENCODERS
+from thesis_jax.train.loop_api import LOOPS
+
+
+def _positive(cfg, key: str, path: str, allow_zero: bool = False):
+  v = cfg[key]
+  if v < 0 or (v == 0 and not allow_zero):
+    raise ConfigError(f"{path}.{key} must be {'>= 0' if allow_zero else '> 0'}, got {v}")
+
+
+def validate_config(config) -> None:
+  """Raises ConfigError naming the key for unknown names or bad values."""
+  import thesis_jax.train.loops  # noqa: F401  (registers every loop)
+  p = config.phase1
+  for reg, sub in ((ENCODERS, p.encoder), (BOTTLENECKS, p.latent_space),
+                   (DECODERS, p.decoder)):
+    try:
+      reg.get(sub.name)
+    except KeyError as e:
+      raise ConfigError(e.args[0]) from None
+  try:
+    LOOPS.get(config.loop)
+  except KeyError as e:
+    raise ConfigError(e.args[0]) from None
+  for sub, path in ((p.encoder, "phase1.encoder"), (p.decoder, "phase1.decoder")):
+    if "activation" in sub:
+      try:
+        ACTIVATIONS.get(sub.activation)
+      except KeyError:
+        raise ConfigError(f"{path}.activation: unknown activation "
+                          f"'{sub.activation}'; valid names: "
+                          f"{', '.join(ACTIVATIONS.names())}") from None
+    if "dropout" in sub and not 0.0 <= sub.dropout < 1.0:
+      raise ConfigError(f"{path}.dropout must be in [0, 1), got {sub.dropout}")
+  t = p.trainer
+  for k in ("epochs", "batch_size", "lr", "eval_batch_size", "steps_per_dispatch"):
+    _positive(t, k, "phase1.trainer")
+  for k in ("weight_decay", "grad_clip"):
+    _positive(t, k, "phase1.trainer", allow_zero=True)
+  ls = p.latent_space
+  _positive(ls, "latent_dim", "phase1.latent_space")
+  if ls.name == "vq":
+    _positive(ls, "codebook_size", "phase1.latent_space")
+    if not 0.0 < ls.ema_decay < 1.0:
+      raise ConfigError("phase1.latent_space.ema_decay must be in (0, 1), "
+                        f"got {ls.ema_decay}")
+    if ls.restart_dead_codes:
+      _positive(ls, "restart_after", "phase1.latent_space")
+  d = config.data
+  _positive(d, "n_tokens", "data")
+  _positive(d, "limit_samples", "data", allow_zero=True)
+  if not config.experiment.name or "/" in config.experiment.name:
+    raise ConfigError(f"experiment.name must be a non-empty folder name, got "
+                      f"'{config.experiment.name}'")

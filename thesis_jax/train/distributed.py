@@ -1,0 +1,46 @@
+"""Multi-process start-up with JAX's own runtime (`jax.distributed`).
+
+Initialised only when asked: `distributed.initialize=True` (auto-detect on
+SLURM / TPU pods / Open MPI) or an explicit `distributed.coordinator_address`
+with `num_processes` and `process_id`. A plain single-host run never calls it.
+"""
+from __future__ import annotations
+
+import jax
+import numpy as np
+
+_initialized = False
+
+
+def maybe_initialize(dcfg) -> bool:
+  """-> True if this call (or an earlier one) started the distributed runtime."""
+  global _initialized
+  if _initialized:
+    return True
+  if dcfg is None:
+    return False
+  explicit = bool(dcfg.get("coordinator_address", ""))
+  if not (explicit or dcfg.get("initialize", False)):
+    return False
+  if jax.default_backend() == "cpu" or jax.config.jax_platforms == "cpu":
+    # CPU collectives across processes need gloo.
+    jax.config.update("jax_cpu_collectives_implementation", "gloo")
+  if explicit:
+    jax.distributed.initialize(
+        coordinator_address=dcfg.coordinator_address,
+        num_processes=int(dcfg.num_processes),
+        process_id=int(dcfg.process_id))
+  else:
+    jax.distributed.initialize()
+  _initialized = True
+  return True
+
+
+def broadcast_str(value: str) -> str:
+  """Process 0's `value` on every process (e.g. the run folder timestamp)."""
+  if jax.process_count() == 1:
+    return value
+  from jax.experimental import multihost_utils
+  raw = np.frombuffer(value.encode().ljust(64, b"\0"), dtype=np.uint8)
+  out = multihost_utils.broadcast_one_to_all(raw)
+  return bytes(np.asarray(out, np.uint8)).rstrip(b"\0").decode()

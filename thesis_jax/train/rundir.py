@@ -1,0 +1,110 @@
+"""Run folders (spec §3): naming, creation, config snapshot, overrides."""
+from __future__ import annotations
+
+import datetime
+import glob
+import json
+import os
+from typing import Optional, Sequence
+
+import yaml
+
+from thesis_jax.errors import OutputError
+
+
+def timestamp() -> str:
+  return datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+
+
+def new_run_dir(output_root: str, name: str, stamp: Optional[str] = None) -> str:
+  """`{output_root}/runs/run_{YYYYmmdd-HHMMSS}_{name}` (suffix _2, _3 on clash)."""
+  base = os.path.join(output_root, "runs", f"run_{stamp or timestamp()}_{name}")
+  path, i = base, 1
+  while os.path.exists(path):
+    i += 1
+    path = f"{base}_{i}"
+  return path
+
+
+def ensure_writable_dir(path: str, key: str) -> None:
+  """Creates `path` (and parents) or raises OutputError naming `key`."""
+  try:
+    os.makedirs(path, exist_ok=True)
+    probe = os.path.join(path, ".write_test")
+    with open(probe, "w") as f:
+      f.write("ok")
+    os.remove(probe)
+  except OSError as e:
+    raise OutputError(f"{path}: cannot write the output folder ({key}): "
+                      f"{e.strerror or e}") from None
+
+
+def config_to_dict(config) -> dict:
+  """ConfigDict -> plain dict with lists for tuples (YAML/JSON friendly)."""
+  def conv(x):
+    if hasattr(x, "to_dict"):
+      x = x.to_dict()
+    if isinstance(x, dict):
+      return {k: conv(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+      return [conv(v) for v in x]
+    return x
+  return conv(config)
+
+
+def write_config(run_dir: str, config, overrides: Sequence[str]) -> None:
+  """`cfg.yaml` (full resolved config) and `overrides.yaml` (a YAML list of
+  `key=value` strings, like Hydra's, that made this run)."""
+  with open(os.path.join(run_dir, "cfg.yaml"), "w") as f:
+    yaml.safe_dump(config_to_dict(config), f, sort_keys=False)
+  with open(os.path.join(run_dir, "overrides.yaml"), "w") as f:
+    yaml.safe_dump(list(overrides), f, default_flow_style=False)
+
+
+def read_overrides(run_dir: str) -> list:
+  path = os.path.join(run_dir, "overrides.yaml")
+  if not os.path.exists(path):
+    return []
+  with open(path) as f:
+    return list(yaml.safe_load(f) or [])
+
+
+def is_finished(run_dir: str) -> bool:
+  path = os.path.join(run_dir, "facts", "events.jsonl")
+  if not os.path.exists(path):
+    return False
+  with open(path) as f:
+    for line in f:
+      try:
+        if json.loads(line).get("moment") == "on_train_end":
+          return True
+      except json.JSONDecodeError:
+        pass
+  return False
+
+
+def latest_unfinished(output_root: str, name: str) -> Optional[str]:
+  """Newest `run_*_{name}` folder under output_root/runs without on_train_end."""
+  cands = sorted(glob.glob(os.path.join(output_root, "runs", f"run_*_{name}")))
+  for path in reversed(cands):
+    if not is_finished(path):
+      return path
+  return None
+
+
+def load_config(run_dir: str):
+  """`cfg.yaml` -> ConfigDict (lists back to tuples, as in configs/*.py)."""
+  import ml_collections
+  path = os.path.join(run_dir, "cfg.yaml")
+  if not os.path.exists(path):
+    raise OutputError(f"{run_dir}: not a thesis_jax run folder (no cfg.yaml)")
+  with open(path) as f:
+    raw = yaml.safe_load(f)
+
+  def conv(x):
+    if isinstance(x, dict):
+      return {k: conv(v) for k, v in x.items()}
+    if isinstance(x, list):
+      return tuple(conv(v) for v in x)
+    return x
+  return ml_collections.ConfigDict(conv(raw))
