@@ -50,6 +50,19 @@ def perplexity(counts):
   return jnp.where(total > 0, jnp.exp(-jnp.sum(p * jnp.log(p + 1e-10))), 0.0)
 
 
+def sample_rows(key, flat, w, k: int):
+  """k rows of flat [N,D] drawn uniformly (with replacement) among w > 0.
+
+  O(N + k log N): a rank lookup in the cumulative count of eligible rows,
+  instead of a [k, N] categorical draw.
+  """
+  csum = jnp.cumsum((w > 0).astype(jnp.int32))
+  n = csum[-1]
+  r = jnp.floor(jax.random.uniform(key, (k,)) * n).astype(jnp.int32)
+  idx = jnp.searchsorted(csum, jnp.minimum(r, n - 1) + 1, side="left")
+  return flat[jnp.clip(idx, 0, flat.shape[0] - 1)]
+
+
 def ema_update(cluster_size, ema_w, counts, sums, decay, eps):
   """One EMA step with Laplace smoothing -> (cluster_size, ema_w, codebook)."""
   k = cluster_size.shape[0]
@@ -73,15 +86,17 @@ class VectorQuantizer(nn.Module):
   @nn.compact
   def __call__(self, z_e, mask, *, train: bool = False):
     k, d = self.codebook_size, self.dim
-    init_cb = lambda: jax.random.uniform(
-        self.make_rng("params"), (k, d), jnp.float32, -1.0 / k, 1.0 / k)
+    init_cb = lambda key: jax.random.uniform(key, (k, d), jnp.float32,
+                                             -1.0 / k, 1.0 / k)
     if self.ema:
-      cb_var = self.variable("vq_stats", "codebook", init_cb)
-      ema_w = self.variable("vq_stats", "ema_w", lambda: cb_var.value)
+      cb_var = self.variable("vq_stats", "codebook",
+                             lambda: init_cb(self.make_rng("params")))
+      ema_w = self.variable("vq_stats", "ema_w",
+                            lambda: jnp.array(cb_var.value, copy=True))
       cs = self.variable("vq_stats", "cluster_size", jnp.zeros, (k,), jnp.float32)
       codebook = cb_var.value
     else:
-      codebook = self.param("codebook", lambda key: init_cb())
+      codebook = self.param("codebook", init_cb)
     unused = self.variable("vq_stats", "unused", jnp.zeros, (k,), jnp.int32)
     if not self.ema:
       rows = self.variable("vq_stats", "restart_rows", jnp.zeros, (k, d), jnp.float32)
@@ -109,15 +124,23 @@ class VectorQuantizer(nn.Module):
       if self.restart_after > 0:
         u = jnp.where(counts > 0, 0, unused.value + 1)
         dead = (u >= self.restart_after) & (w.sum() > 0)
-        logits = jnp.where(w > 0, 0.0, -jnp.inf)
-        pick = jax.random.categorical(self.make_rng("vq"), logits, shape=(k,))
-        new_rows = fz[pick]
+        key = self.make_rng("vq")
         if self.ema:
-          cb_var.value = jnp.where(dead[:, None], new_rows, cb_var.value)
-          ema_w.value = jnp.where(dead[:, None], new_rows, ema_w.value)
-          cs.value = jnp.where(dead, 1.0, cs.value)
+          def restart(vals):
+            cb, ew, c = vals
+            new_rows = sample_rows(key, fz, w, k)
+            return (jnp.where(dead[:, None], new_rows, cb),
+                    jnp.where(dead[:, None], new_rows, ew),
+                    jnp.where(dead, 1.0, c))
+          # Restarts are rare: skip the sampling entirely when no code is dead.
+          cb_var.value, ema_w.value, cs.value = jax.lax.cond(
+              dead.any(), restart, lambda v: v,
+              (cb_var.value, ema_w.value, cs.value))
         else:
-          rows.value, rmask.value = new_rows, dead
+          rows.value = jax.lax.cond(
+              dead.any(), lambda: sample_rows(key, fz, w, k),
+              lambda: jnp.zeros((k, d), fz.dtype))
+          rmask.value = dead
         unused.value = jnp.where(dead, 0, u)
       else:
         unused.value = jnp.where(counts > 0, 0, unused.value + 1)

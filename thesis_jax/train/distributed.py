@@ -22,9 +22,11 @@ def maybe_initialize(dcfg) -> bool:
   explicit = bool(dcfg.get("coordinator_address", ""))
   if not (explicit or dcfg.get("initialize", False)):
     return False
-  if jax.default_backend() == "cpu" or jax.config.jax_platforms == "cpu":
-    # CPU collectives across processes need gloo.
-    jax.config.update("jax_cpu_collectives_implementation", "gloo")
+  # CPU collectives across processes need gloo. The option only concerns the
+  # CPU client, so it is set unconditionally: asking for the backend here
+  # (jax.default_backend()) would initialise it, and initialize() must come
+  # before that.
+  jax.config.update("jax_cpu_collectives_implementation", "gloo")
   if explicit:
     jax.distributed.initialize(
         coordinator_address=dcfg.coordinator_address,

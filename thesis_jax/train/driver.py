@@ -92,6 +92,14 @@ def train(config, overrides: Sequence[str] = ()) -> TrainResult:
   ckpt = (Checkpoints(os.path.join(run_dir, "checkpoints"))
           if lg.save_artifacts else None)
 
+  def emit(payload, st=None):
+    """Facts event, then training figures (process 0, logging.make_plots)."""
+    facts.event(payload)
+    if is_main and lg.get("make_plots", False):
+      from thesis_jax.monitoring import handle_event
+      handle_event(lg, payload["moment"], payload, run_dir,
+                   {"loop": loop, "state": st, "dataset": dataset})
+
   seed = int(tr.seed)
   root = jax.random.PRNGKey(seed)
   k_init, k_data, k_steps = jax.random.split(root, 3)
@@ -118,8 +126,7 @@ def train(config, overrides: Sequence[str] = ()) -> TrainResult:
       rundir.write_config(run_dir, config, overrides)
       dataset.norm.save(os.path.join(run_dir, "normalization.json"))
     state = loop.data_init(state, dataset, k_data)
-    facts.event(build_event("on_start", run_dir, meta=meta, epoch=None,
-                            step=0))
+    emit(build_event("on_start", run_dir, meta=meta, epoch=None, step=0))
   state = sharding.replicate(state, mesh)
   best_state = None
 
@@ -185,14 +192,14 @@ def train(config, overrides: Sequence[str] = ()) -> TrainResult:
     facts.scalars(epoch=epoch, split="val", val_loss=rec.val_loss,
                   epoch_time_s=epoch_time, throughput=throughput,
                   max_memory_mib=mem, metrics=rec.metrics)
-    facts.event(build_event(
+    emit(build_event(
         "on_epoch_end", run_dir, meta=meta, epoch=epoch, step=step,
         split="val", train_loss=rec.train_loss, val_loss=rec.val_loss,
         metrics=rec.metrics, epoch_time_s=epoch_time, total_time_s=total_time,
         throughput=throughput, max_memory_mib=mem,
         histories=_ordered(histories),
         extra=dict(rec.extra, train_time_s=t_train,
-                   train_throughput=n_events / t_train)))
+                   train_throughput=n_events / t_train)), state)
     if ckpt:
       ckpt.save(epoch, state, {
           "epoch": epoch, "histories": histories, "best_val_loss": best[0],
@@ -210,15 +217,15 @@ def train(config, overrides: Sequence[str] = ()) -> TrainResult:
   test = loop.test_metrics(evaluate(best_state, "test"))
   last_epoch = int(tr.epochs) - 1
   final = {k: v[-1] for k, v in histories.items()}
-  facts.event(build_event(
+  emit(build_event(
       "on_train_end", run_dir, meta=meta, epoch=last_epoch,
       step=int(jax.device_get(state.step)), split="val",
       train_loss=final.get("train_loss"), val_loss=final.get("val_loss"),
       total_time_s=total_time, histories=_ordered(histories),
-      extra={"best_val_loss": best[0], "best_epoch": best[1]}))
-  facts.event(build_event(
+      extra={"best_val_loss": best[0], "best_epoch": best[1]}), state)
+  emit(build_event(
       "on_test_end", run_dir, meta=meta, epoch=best[1], split="test",
-      metrics=test, total_time_s=total_time))
+      metrics=test, total_time_s=total_time), best_state)
   if ckpt:
     ckpt.close()
   progress.print(f"done: best val {best[0]:.5g} at epoch {best[1] + 1}, test "

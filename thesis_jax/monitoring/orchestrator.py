@@ -1,0 +1,68 @@
+"""Routes facts events to plot families; never lets plotting stop training."""
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any, Dict, List, Optional
+
+from thesis_jax.monitoring.figures import save_png
+from thesis_jax.monitoring.registry import FAMILIES, PlotContext
+
+log = logging.getLogger("thesis_jax.monitoring")
+FIG_DIR = "train_figures"
+
+
+def _get(cfg, key, default):
+  try:
+    v = cfg.get(key, default) if hasattr(cfg, "get") else getattr(cfg, key, default)
+  except Exception:
+    return default
+  return default if v is None else v
+
+
+def _names(x) -> List[str]:
+  if isinstance(x, str):
+    return [s.strip() for s in x.split(",") if s.strip()]
+  return [str(s) for s in x]
+
+
+def figure_path(run_dir: str, family: str, moment: str, epoch, suffix: str) -> str:
+  ep = "" if epoch is None else f"-e{int(epoch):03d}"
+  sfx = f"-{suffix}" if suffix else ""
+  return os.path.join(run_dir, FIG_DIR, f"{family}-{moment}{ep}{sfx}.png")
+
+
+def handle_event(logging_cfg, moment: str, payload: Dict[str, Any],
+                 run_dir: str, context: Optional[Dict[str, Any]] = None
+                 ) -> List[str]:
+  """Plots `payload` with every family of `logging_cfg.families` when
+  `logging_cfg.make_plots` and `moment` is in `logging_cfg.moments`.
+
+  context: optional {"loop", "state", "dataset"} for families that need the
+  model (recon). Returns the PNG paths written. Never raises: a failing
+  family (or anything else) is logged as a warning.
+  """
+  written: List[str] = []
+  try:
+    if not _get(logging_cfg, "make_plots", True):
+      return written
+    if moment not in _names(_get(logging_cfg, "moments", ())):
+      return written
+    import thesis_jax.monitoring.families  # noqa: F401  (registers families)
+    ctx = PlotContext(run_dir, moment, payload, logging_cfg, **(context or {}))
+    for name in _names(_get(logging_cfg, "families", ())):
+      if name not in FAMILIES:
+        log.warning("logging.families: unknown plot family '%s' (valid: %s)",
+                    name, ", ".join(FAMILIES.names()))
+        continue
+      try:
+        for suffix, fig in FAMILIES.get(name)(ctx):
+          path = figure_path(run_dir, name, moment, payload.get("epoch"), suffix)
+          written.append(save_png(fig, path))
+      except Exception as e:  # plotting must never stop training
+        log.warning("plot family '%s' failed at %s (epoch %s): %s: %s", name,
+                    moment, payload.get("epoch"), type(e).__name__, e)
+  except Exception as e:
+    log.warning("training figures failed at %s: %s: %s", moment,
+                type(e).__name__, e)
+  return written

@@ -1,0 +1,16 @@
+"""Reports over finished run folders (thesis_jax and original thesis-ml).
+
+    from thesis_jax.reports import run_report
+    from configs.reports.compare_tokenizers import get_config
+    cfg = get_config(); cfg.inputs.sweep_dir = "outputs/multiruns/exp_..."
+    result = run_report(cfg)      # result.report_dir, result.text, ...
+
+Reports are registered by name in `REPORTS` (see `registry.py`).
+"""
+from thesis_jax.reports.registry import REPORTS, Report
+
+
+def run_report(config):
+  """Builds `config.report`; see `thesis_jax/reports/driver.py`."""
+  from thesis_jax.reports.driver import run_report as _run
+  return _run(config)

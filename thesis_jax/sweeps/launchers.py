@@ -1,0 +1,142 @@
+"""Cluster launchers: write an array-job submit script, never submit it.
+
+One array task per grid point; task N runs
+  python -m experiments.train --config {exp}/base_config.py:jobN <job N's overrides>
+so every task writes `{exp}/runs/run_{stamp}_{name}_jobN` (the shared stamp)
+and records exactly its swept overrides. `${PYTHON:-python}` is the interpreter
+(after the `env_setup` line, e.g. `source ~/venvs/thesis/bin/activate`).
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+import shlex
+from typing import Callable, Dict, List, Sequence, Tuple
+
+from thesis_jax.errors import ConfigError
+from thesis_jax.registry import Registry
+from thesis_jax.sweeps import basecfg
+from thesis_jax.sweeps.runner import RESUME_FLAG
+
+LAUNCHERS: Registry[Callable] = Registry("launcher", "--launcher")
+
+
+@dataclasses.dataclass
+class LauncherOptions:
+  partition: str = ""        # SLURM partition
+  queue: str = ""            # HTCondor +JobFlavour (e.g. CERN's "workday")
+  gpus_per_job: int = 1
+  cpus_per_job: int = 4
+  mem: str = "16G"
+  time_limit: str = "04:00:00"   # [D-]HH:MM:SS
+  env_setup: str = ""        # one shell line run before training
+
+
+def time_limit_seconds(text: str) -> int:
+  m = re.fullmatch(r"(?:(\d+)-)?(\d{1,2}):(\d{2}):(\d{2})", text.strip())
+  if not m:
+    raise ConfigError(f"--time_limit '{text}': expected [D-]HH:MM:SS")
+  d, h, mi, s = (int(g or 0) for g in m.groups())
+  return ((d * 24 + h) * 60 + mi) * 60 + s
+
+
+def _task_body(exp_dir: str, workdir: str, sweep: dict,
+               todo: Sequence[Tuple[int, bool]], env_setup: str,
+               task_var: str) -> str:
+  """Shared bash: cd, env line, `case` over job numbers, exec training."""
+  jobs = {j["job"]: j for j in sweep["jobs"]}
+  cfg = shlex.quote(os.path.join(exp_dir, basecfg.BASE_PY))
+  lines = ["set -euo pipefail", f"cd {shlex.quote(workdir)}"]
+  if env_setup.strip():
+    lines.append(env_setup.strip())
+  lines += [f'TASK="{task_var}"', 'case "$TASK" in']
+  for idx, resume in todo:
+    args = [f"--config.{o}" for o in jobs[idx]["overrides"]]
+    if resume:
+      args.append(RESUME_FLAG)
+    lines.append(f"  # {jobs[idx]['run_dir']}")
+    lines.append(f"  {idx}) ARGS=({' '.join(shlex.quote(a) for a in args)}) ;;")
+  lines += ['  *) echo "no job $TASK in this sweep" >&2; exit 2 ;;', "esac",
+            f'exec "${{PYTHON:-python}}" -m experiments.train --config '
+            f'{cfg}:job"$TASK" "${{ARGS[@]}}"']
+  return "\n".join(lines) + "\n"
+
+
+@LAUNCHERS.register("slurm")
+def write_slurm(exp_dir: str, workdir: str, sweep: dict,
+                todo: Sequence[Tuple[int, bool]], opt: LauncherOptions
+                ) -> Tuple[List[str], str]:
+  """-> ([slurm_array.sh], "sbatch .../slurm_array.sh")."""
+  time_limit_seconds(opt.time_limit)
+  path = os.path.join(exp_dir, "slurm_array.sh")
+  logs = os.path.join(exp_dir, "logs", "job%a.log")
+  head = ["#!/bin/bash",
+          f"# Sweep {os.path.basename(exp_dir)}: {len(todo)} array task(s), "
+          "one per grid point (written by experiments.sweep).",
+          f"# Submit: sbatch {path}",
+          f"#SBATCH --job-name={sweep['name']}",
+          f"#SBATCH --array={','.join(str(i) for i, _ in todo)}",
+          f"#SBATCH --output={logs}", f"#SBATCH --error={logs}",
+          "#SBATCH --ntasks=1", f"#SBATCH --cpus-per-task={opt.cpus_per_job}",
+          f"#SBATCH --mem={opt.mem}", f"#SBATCH --time={opt.time_limit}"]
+  if opt.gpus_per_job > 0:
+    head.append(f"#SBATCH --gres=gpu:{opt.gpus_per_job}")
+  if opt.partition:
+    head.append(f"#SBATCH --partition={opt.partition}")
+  body = _task_body(exp_dir, workdir, sweep, todo, opt.env_setup,
+                    "${SLURM_ARRAY_TASK_ID:?run this script with sbatch}")
+  _write_exec(path, "\n".join(head) + "\n\n" + body)
+  return [path], f"sbatch {shlex.quote(path)}"
+
+
+@LAUNCHERS.register("htcondor")
+def write_htcondor(exp_dir: str, workdir: str, sweep: dict,
+                   todo: Sequence[Tuple[int, bool]], opt: LauncherOptions
+                   ) -> Tuple[List[str], str]:
+  """-> ([htcondor_job.sh, htcondor.sub], "condor_submit .../htcondor.sub")."""
+  secs = time_limit_seconds(opt.time_limit)
+  sh = os.path.join(exp_dir, "htcondor_job.sh")
+  sub = os.path.join(exp_dir, "htcondor.sub")
+  head = ["#!/bin/bash",
+          f"# One task of sweep {os.path.basename(exp_dir)}; argument: the job "
+          "number (written by experiments.sweep).", ""]
+  _write_exec(sh, "\n".join(head) + _task_body(
+      exp_dir, workdir, sweep, todo, opt.env_setup,
+      "${1:?usage: htcondor_job.sh JOB_NUMBER}"))
+  logs = os.path.join(exp_dir, "logs")
+  lines = [f"# Sweep {os.path.basename(exp_dir)}: {len(todo)} job(s).",
+           f"# Submit: condor_submit {sub}",
+           "universe = vanilla", f"executable = {sh}", "arguments = $(job)",
+           f"initialdir = {workdir}",
+           f"output = {logs}/job$(job).log", f"error = {logs}/job$(job).err",
+           f"log = {logs}/htcondor.log",
+           f"request_cpus = {opt.cpus_per_job}",
+           f"request_memory = {opt.mem}"]
+  if opt.gpus_per_job > 0:
+    lines.append(f"request_gpus = {opt.gpus_per_job}")
+  lines += [f"allowed_execute_duration = {secs}", f"+MaxRuntime = {secs}"]
+  if opt.queue:
+    lines.append(f'+JobFlavour = "{opt.queue}"')
+  lines.append(f"queue job in ({' '.join(str(i) for i, _ in todo)})")
+  with open(sub, "w") as f:
+    f.write("\n".join(lines) + "\n")
+  return [sh, sub], f"condor_submit {shlex.quote(sub)}"
+
+
+def _write_exec(path: str, text: str) -> None:
+  with open(path, "w") as f:
+    f.write(text)
+  os.chmod(path, 0o755)
+
+
+def write_launcher(name: str, exp_dir: str, workdir: str, sweep: dict,
+                   todo: Sequence[Tuple[int, bool]], opt: LauncherOptions
+                   ) -> Tuple[List[str], str]:
+  try:
+    fn = LAUNCHERS.get(name)
+  except KeyError as e:
+    raise ConfigError(e.args[0]) from None
+  if not todo:
+    raise ConfigError(f"{exp_dir}: every job is finished; nothing to submit")
+  return fn(exp_dir, workdir, sweep, todo, opt)
