@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import Sequence
 
 import flax.linen as nn
+import jax
 import jax.numpy as jnp
 
 from thesis_jax.models.layers import MLP
@@ -21,8 +22,12 @@ class MLPEncoder(nn.Module):
 
   @nn.compact
   def __call__(self, cont, ids, *, train: bool = False):
-    emb = nn.Embed(self.num_types, self.id_embed_dim, name="id_embed")(ids)
-    x = jnp.concatenate([cont, emb.astype(cont.dtype)], axis=-1)
+    table = self.param("id_embed", nn.initializers.normal(1.0),
+                       (self.num_types, self.id_embed_dim), cont.dtype)
+    # one_hot @ table instead of a gather: its gradient is a small matmul,
+    # not a scatter-add (slow on XLA:CPU); num_types is tiny.
+    emb = jax.nn.one_hot(ids, self.num_types, dtype=cont.dtype) @ table
+    x = jnp.concatenate([cont, emb], axis=-1)
     return MLP(tuple(self.hidden), self.latent_dim, self.activation,
                self.dropout, name="mlp")(x, train=train)
 

@@ -35,8 +35,8 @@ def nearest_code(flat, codebook):
   `min` then the first index equal to it: identical to argmin (ties -> lowest
   index) and ~2x faster on XLA:CPU than `jnp.argmin`.
   """
-  d = (jnp.sum(flat * flat, axis=1, keepdims=True)
-       - 2.0 * flat @ codebook.T + jnp.sum(codebook * codebook, axis=1)[None])
+  # |x|^2 is the same for every code of a row, so it cannot change the argmin.
+  d = jnp.sum(codebook * codebook, axis=1)[None] - 2.0 * flat @ codebook.T
   dmin = jnp.min(d, axis=1, keepdims=True)
   k = codebook.shape[0]
   iota = jax.lax.broadcasted_iota(jnp.int32, d.shape, 1)
