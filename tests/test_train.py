@@ -91,9 +91,11 @@ def test_run_folder_contents(cms_run):
 
 
 def test_loss_goes_down_on_cms(cms_run):
-  val = cms_run.histories["val_loss"]
-  train = cms_run.histories["train_loss"]
-  assert val[-1] < 0.8 * val[0] and train[-1] < train[0]
+  h = cms_run.histories
+  val, train = h["val_loss"], h["train_loss"]
+  # Token reconstruction roughly halves in 4 tiny epochs; MET is harder.
+  assert h["rec_tokens"][-1] < 0.7 * h["rec_tokens"][0]
+  assert min(val) < 0.9 * val[0] and train[-1] < 0.9 * train[0]
   assert cms_run.best_val_loss == min(val)
 
 
