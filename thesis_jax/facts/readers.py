@@ -15,18 +15,17 @@ Losses are in the model's (normalised) units; times in seconds.
 from __future__ import annotations
 
 import dataclasses
-import glob
 import json
 import logging
 import math
 import os
-import re
 from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import pandas as pd
 
 from thesis_jax.errors import ConfigError
+from thesis_jax.facts.discovery import discover_runs, is_run_dir, order_key
 from thesis_jax.facts.run_config import describe, read_run_config, swept_params
 
 log = logging.getLogger("thesis_jax.facts")
@@ -44,8 +43,6 @@ SUMMARY_COLUMNS = (
 BEST_KEYS = {"rec_tokens": "loss.recon_best", "commit": "loss.commit_best",
              "codebook": "loss.codebook_best",
              "rec_globals": "loss.rec_globals_best"}
-_JOB = re.compile(r"_job(\d+)$")
-_EXP = re.compile(r"^exp_(\d{8}-\d{6})_(.+)$")
 
 
 class IncompleteRun(Exception):
@@ -71,53 +68,6 @@ def _jsonable(v):
   if isinstance(v, (float, np.floating)):
     return float(v) if math.isfinite(v) else None
   return v
-
-
-def is_run_dir(path: str) -> bool:
-  return (os.path.isdir(os.path.join(path, "facts"))
-          or os.path.isfile(os.path.join(path, "cfg.yaml"))
-          or os.path.isfile(os.path.join(path, ".hydra", "config.yaml")))
-
-
-def _run_children(folder: str) -> List[str]:
-  if not os.path.isdir(folder):
-    return []
-  return [p for p in (os.path.join(folder, n) for n in sorted(os.listdir(folder)))
-          if os.path.isdir(p) and is_run_dir(p)]
-
-
-def discover_runs(sweep_dir: str) -> List[str]:
-  """Run folders of a sweep: `{sweep}/runs/*`, the jobs
-  `{output_root}/runs/run_{stamp}_{name}_job*` next to `multiruns/`, runs in
-  `sweep.json`, else run folders directly inside `sweep_dir`."""
-  if not os.path.isdir(sweep_dir):
-    raise ConfigError(f"inputs.sweep_dir: {sweep_dir}: no such folder")
-  if is_run_dir(sweep_dir):
-    return [sweep_dir]
-  found = _run_children(os.path.join(sweep_dir, "runs"))
-  looked = [os.path.join(sweep_dir, "runs")]
-  m = _EXP.match(os.path.basename(os.path.normpath(sweep_dir)))
-  if m:
-    sib = os.path.join(os.path.dirname(os.path.dirname(
-        os.path.abspath(sweep_dir))), "runs", f"run_{m[1]}_{m[2]}_job*")
-    looked.append(sib)
-    found += [p for p in sorted(glob.glob(sib)) if is_run_dir(p)]
-  sj = os.path.join(sweep_dir, "sweep.json")
-  if os.path.isfile(sj):
-    try:
-      with open(sj) as f:
-        jobs = json.load(f).get("jobs", [])
-      found += [j["run_dir"] for j in jobs if isinstance(j, dict)
-                and j.get("run_dir") and is_run_dir(j["run_dir"])]
-    except (OSError, ValueError, AttributeError):
-      log.warning("%s: unreadable sweep.json, ignored", sj)
-  if not found:
-    found = _run_children(sweep_dir)
-    looked.append(os.path.join(sweep_dir, "*"))
-  if not found:
-    raise ConfigError(f"inputs.sweep_dir: no run folders found for {sweep_dir} "
-                      f"(looked in {', '.join(looked)})")
-  return found
 
 
 def read_events(path: str) -> Dict[str, Any]:
@@ -257,12 +207,6 @@ def _as_list(x: Union[None, str, Sequence[str]]) -> List[str]:
   return [str(p) for p in x if str(p).strip()]
 
 
-def _order_key(path: str):
-  m = _JOB.search(os.path.basename(os.path.normpath(path)))
-  base = _JOB.sub("", os.path.normpath(path))
-  return (base, int(m[1]) if m else -1)
-
-
 def load_runs(sweep_dir: Optional[str] = None,
               run_dirs: Union[None, str, Sequence[str]] = None) -> Runs:
   """Reads every complete run of `sweep_dir` and/or `run_dirs` (a list or a
@@ -270,7 +214,7 @@ def load_runs(sweep_dir: Optional[str] = None,
   folder that is not a run, or an empty selection, raises ConfigError."""
   paths: List[str] = []
   if sweep_dir:
-    paths += sorted(discover_runs(sweep_dir), key=_order_key)
+    paths += sorted(discover_runs(sweep_dir), key=order_key)
   for p in _as_list(run_dirs):
     if not os.path.isdir(p):
       raise ConfigError(f"inputs.run_dirs: {p}: no such folder")

@@ -179,10 +179,17 @@ def param_name(key: str) -> str:
 
 
 def parse_value(text: str):
+  """Override value -> int/float/bool/str (`1e-3` is a float, unlike YAML 1.1)."""
   try:
-    return yaml.load(text, Loader=_Loader)
+    v = yaml.load(text, Loader=_Loader)
   except yaml.YAMLError:
-    return text
+    v = text
+  if isinstance(v, str):
+    try:
+      return float(v) if v.strip().lower() not in ("nan", "inf", "-inf") else v
+    except ValueError:
+      return v
+  return v
 
 
 def swept_params(overrides: Sequence[str]) -> Dict[str, Any]:

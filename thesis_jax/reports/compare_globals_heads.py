@@ -26,10 +26,10 @@ from thesis_jax.reports.style import (LOSS_UNITS, MARKERS, figure_name,
                                       latent_color, latent_label, new_figure,
                                       order_latents, save_png)
 
-GRIDS = (("best_val_loss", "loss.total_best", "best validation loss (total)"),
-         ("best_rec_globals", "loss.rec_globals_best",
+GRIDS = (("grid_best_val_loss", "loss.total_best", "best validation loss (total)"),
+         ("grid_best_rec_globals", "loss.rec_globals_best",
           "globals reconstruction (MET, MET phi) at the best epoch"),
-         ("best_rec_tokens", "loss.recon_best",
+         ("grid_best_rec_tokens", "loss.recon_best",
           "token reconstruction at the best epoch"))
 
 
@@ -90,8 +90,8 @@ class CompareGlobalsHeads(Report):
     lines = []
     for key, col, _ in GRIDS:
       g = grid(s, col)
-      lines.append(f"{key} (mean over seeds)   globals_beta: "
-                   + "".join(f"{fmt(b):>10}" for b in g["betas"]))
+      lines.append(f"{key[5:] + ' (mean over seeds)':<36}"
+                   + "".join(f"{'beta=' + fmt(b):>10}" for b in g["betas"]))
       for i, tok in enumerate(g["latents"]):
         lines.append(f"  {tok:<34}" + "".join(
             f"{fmt(g['mean'][i, j]):>10}" for j in range(len(g["betas"]))))

@@ -111,7 +111,8 @@ def _val_vs_time(runs, s, config):
          xlabel="training time [s] (cumulative epoch wall time)",
          ylabel=f"validation loss ({LOSS_UNITS})")
   ax.grid(alpha=0.3)
-  latent_legend(ax, s["tokenizer"], styles, title="latent space")
+  latent_legend(ax, s["tokenizer"], styles, title="latent space",
+                loc="upper left", bbox_to_anchor=(1.01, 1.0))
   return fig
 
 
@@ -165,8 +166,9 @@ def _perplexity(runs, s, config):
                   label="codebook size" if i == 1 else None)
     ax.set_xticks(range(1, len(sizes) + 1),
                   [f"K = {int(k)}" if k else "?" for k in sizes])
-    ax.set_yscale("log")
-    ax.legend()
+    top = max([k or 0 for k in sizes] + [float(np.nanmax(np.concatenate(data)))])
+    ax.set_ylim(0, 1.08 * top)
+    ax.legend(loc="lower right")
     ax.grid(alpha=0.3, axis="y")
   ax.set(title="VQ codebook perplexity at the last epoch",
          xlabel="codebook size", ylabel="validation perplexity (effective codes)")

@@ -21,7 +21,7 @@ from typing import Any, Dict, List, Optional
 import yaml
 
 import thesis_jax
-from thesis_jax.errors import ConfigError, OutputError
+from thesis_jax.errors import ConfigError
 from thesis_jax.facts.readers import Runs, load_runs
 from thesis_jax.facts.schema import git_commit
 from thesis_jax.reports.registry import REPORTS
@@ -241,6 +241,16 @@ def _backlinks(runs: Runs, report_id: str, report_dir: str) -> None:
       log.warning("%s: cannot append to %s: %s", rd, POINTER, e)
 
 
+def _inference_lines(summary: Dict[str, Any]) -> List[str]:
+  """The inference module's own `text_summary`, else its notes."""
+  try:
+    from thesis_jax.reports.inference import text_summary
+    return text_summary(summary).splitlines()
+  except Exception as e:  # a summary line must not sink a finished report
+    log.warning("inference text summary unavailable: %s", e)
+    return ["inference:"] + [str(n) for n in summary.get("notes", [])]
+
+
 def _text(report, runs, config, final, figures, inference) -> str:
   s = runs.summary
   kinds = ", ".join(f"{n} {k}" for k, n in s["kind"].value_counts().items())
@@ -248,9 +258,7 @@ def _text(report, runs, config, final, figures, inference) -> str:
           + (f", {len(runs.skipped)} incomplete skipped" if runs.skipped else "")]
   lines = head + report.text(runs, config)
   if inference is not None:
-    extra = inference.get("headline") or inference.get("text") or []
-    lines += ["inference:"] + (extra.splitlines() if isinstance(extra, str)
-                               else [str(x) for x in extra])
+    lines += _inference_lines(inference)
   n_tr = sum(f.startswith("training/") for f in figures)
   n_inf = sum(f.startswith("inference/") for f in figures)
   lines.append(f"figures: {n_tr} in training/figures/"

@@ -30,13 +30,14 @@ def plot(ctx):
   used = int((c > 0).sum())
   fig, axes = new_figure(1, 2, size=(5.4, 3.8))
   ax = axes[0, 0]
-  ax.bar(np.arange(c.size), c, width=1.0, color="C2", label="tokens per code")
+  ax.stairs(c, np.arange(c.size + 1) - 0.5, fill=True, color="C2",
+            label="tokens per code")
   if total > 0:
     ax.axhline(total / c.size, ls="--", c="grey", label="uniform usage")
   ax.set(title="Code-usage histogram (validation tokens)", xlabel="code index",
          ylabel="tokens assigned (count)")
   ax.set_xlim(-0.5, c.size - 0.5)
-  ax.legend(fontsize=8)
+  ax.legend(fontsize=8, loc="upper right")
   ax2 = axes[0, 1]
   srt = np.sort(p)[::-1]
   rank = np.arange(1, c.size + 1)

@@ -1,0 +1,1 @@
+"""Report configs (`python -m experiments.report --config configs/reports/<name>.py`)."""

@@ -1,0 +1,27 @@
+"""Keys shared by every report config (imported by the report configs)."""
+import ml_collections
+
+
+def inference_defaults():
+  """`configs/reports/inference_defaults.py` when present, else disabled."""
+  try:
+    from configs.reports.inference_defaults import inference_config
+  except ImportError:
+    return ml_collections.ConfigDict({"enabled": False})
+  return inference_config()
+
+
+def base_config(report: str):
+  c = ml_collections.ConfigDict()
+  c.report = report                 # registry name (thesis_jax/reports/)
+  c.name = report                   # report folder suffix
+  c.inputs = ml_collections.ConfigDict({
+      "sweep_dir": "",              # a multiruns/exp_* folder (or a runs/ folder)
+      "run_dirs": "",               # comma-separated run folders
+  })
+  c.env = ml_collections.ConfigDict({"output_root": ""})  # "" -> inferred
+  # Keep runs whose column matches one of the comma-separated values.
+  c.select = ml_collections.ConfigDict({"encoder": "", "tokenizer": "", "seed": ""})
+  c.figures = ml_collections.ConfigDict({"dpi": 120})
+  c.inference = inference_defaults()
+  return c
