@@ -7,9 +7,8 @@
   print(sweeps.summary_table(sweep))
 
 See experiments/sweep.py for the command line and docs/cluster.md.
-Names are imported lazily: a job's base_config.py imports only
-`thesis_jax.sweeps.basecfg`, and importing `thesis_jax.train.*` there would
-shadow the `thesis_jax.train()` function that experiments/train.py calls.
+Names are imported lazily, so a job's base_config.py (which imports
+`thesis_jax.sweeps.basecfg`) loads nothing else.
 """
 import importlib
 

@@ -50,6 +50,12 @@ def _task_body(exp_dir: str, workdir: str, sweep: dict,
   lines = ["set -euo pipefail", f"cd {shlex.quote(workdir)}"]
   if env_setup.strip():
     lines.append(env_setup.strip())
+  cache = _dq(os.path.join(exp_dir, "jax_cache"))
+  lines += ['# jobs share compiled programs (see thesis_jax/sweeps/runner.py)',
+            f'export JAX_COMPILATION_CACHE_DIR="${{JAX_COMPILATION_CACHE_DIR:-'
+            f'{cache}}}"',
+            'export JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS="${'
+            'JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS:-0}"']
   lines += [f'TASK="{task_var}"', 'case "$TASK" in']
   for idx, resume in todo:
     args = [f"--config.{o}" for o in jobs[idx]["overrides"]]
@@ -122,6 +128,13 @@ def write_htcondor(exp_dir: str, workdir: str, sweep: dict,
   with open(sub, "w") as f:
     f.write("\n".join(lines) + "\n")
   return [sh, sub], f"condor_submit {shlex.quote(sub)}"
+
+
+def _dq(text: str) -> str:
+  """Escaped for use inside bash double quotes."""
+  for ch in ("\\", '"', "$", "`"):
+    text = text.replace(ch, "\\" + ch)
+  return text
 
 
 def _write_exec(path: str, text: str) -> None:

@@ -9,11 +9,17 @@ from __future__ import annotations
 import jax
 import numpy as np
 
+from thesis_jax.errors import ConfigError
+
 _initialized = False
 
 
 def maybe_initialize(dcfg) -> bool:
-  """-> True if this call (or an earlier one) started the distributed runtime."""
+  """-> True if this call (or an earlier one) started the distributed runtime.
+
+  Must run before anything touches a JAX backend (jax.devices(), arrays).
+  Raises ConfigError for inconsistent flags or a runtime that cannot start.
+  """
   global _initialized
   if _initialized:
     return True
@@ -22,18 +28,29 @@ def maybe_initialize(dcfg) -> bool:
   explicit = bool(dcfg.get("coordinator_address", ""))
   if not (explicit or dcfg.get("initialize", False)):
     return False
+  if explicit:
+    n, pid = int(dcfg.num_processes), int(dcfg.process_id)
+    if n < 1 or not 0 <= pid < n:
+      raise ConfigError(
+          f"distributed.coordinator_address={dcfg.coordinator_address} needs "
+          f"distributed.num_processes >= 1 and 0 <= distributed.process_id < "
+          f"num_processes, got num_processes={n}, process_id={pid}")
+    kwargs = dict(coordinator_address=dcfg.coordinator_address,
+                  num_processes=n, process_id=pid)
+  else:
+    kwargs = {}
   # CPU collectives across processes need gloo. The option only concerns the
   # CPU client, so it is set unconditionally: asking for the backend here
   # (jax.default_backend()) would initialise it, and initialize() must come
   # before that.
   jax.config.update("jax_cpu_collectives_implementation", "gloo")
-  if explicit:
-    jax.distributed.initialize(
-        coordinator_address=dcfg.coordinator_address,
-        num_processes=int(dcfg.num_processes),
-        process_id=int(dcfg.process_id))
-  else:
-    jax.distributed.initialize()
+  try:
+    jax.distributed.initialize(**kwargs)
+  except (RuntimeError, ValueError) as e:
+    hint = ("" if explicit else " (distributed.initialize=True auto-detects "
+            "SLURM, TPU pods and Open MPI; elsewhere set distributed."
+            "coordinator_address, num_processes and process_id)")
+    raise ConfigError(f"jax.distributed could not start: {e}{hint}") from None
   _initialized = True
   return True
 

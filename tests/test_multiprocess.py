@@ -1,0 +1,149 @@
+"""One run over two processes (jax.distributed on localhost, 2 CPU devices
+each, gloo collectives) gives the losses of one process with 4 devices.
+
+This file is also the worker:  python tests/test_multiprocess.py OUT NPROC PID PORT
+"""
+import csv
+import json
+import os
+import socket
+import subprocess
+import sys
+
+import pytest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+TIMEOUT = 420
+
+
+def _worker(out, nproc, pid, port):
+  sys.path[:0] = [ROOT, HERE]
+  from conftest import tiny_config
+  from thesis_jax.errors import ConfigError
+  import thesis_jax
+  c = tiny_config(out, **{"phase1.trainer.epochs": 2,
+                          "phase1.trainer.batch_size": 64,
+                          "logging.run_dir": os.path.join(out, "run")})
+  if nproc > 1:
+    c.distributed.update(coordinator_address=f"127.0.0.1:{port}",
+                         num_processes=nproc, process_id=pid)
+  else:   # the global batch must divide over all devices: a clear error
+    c.phase1.trainer.batch_size = 66
+    try:
+      thesis_jax.train(c)
+    except ConfigError as e:
+      print("BATCH_ERROR", e, flush=True)
+    c.phase1.trainer.batch_size = 64
+  import jax
+  r = thesis_jax.train(c)
+  print("RESULT", json.dumps({"pid": jax.process_index(),
+                              "procs": jax.process_count(),
+                              "devices": jax.device_count(),
+                              "local": jax.local_device_count(),
+                              "best": r.best_val_loss, "test": r.test_loss}),
+        flush=True)
+
+
+def _free_port():
+  with socket.socket() as s:
+    s.bind(("127.0.0.1", 0))
+    return s.getsockname()[1]
+
+
+def _launch(out, nproc, pid, port, devices, cache):
+  env = dict(os.environ, JAX_PLATFORMS="cpu",
+             XLA_FLAGS=f"--xla_force_host_platform_device_count={devices}",
+             JAX_COMPILATION_CACHE_DIR=str(cache),
+             JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS="0")
+  return subprocess.Popen(
+      [sys.executable, os.path.abspath(__file__), str(out), str(nproc),
+       str(pid), str(port)], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+      stderr=subprocess.STDOUT, text=True)
+
+
+def _result(proc):
+  try:
+    text, _ = proc.communicate(timeout=TIMEOUT)
+  except subprocess.TimeoutExpired:
+    proc.kill()
+    text, _ = proc.communicate()
+    pytest.fail(f"worker timed out:\n{text[-3000:]}")
+  assert proc.returncode == 0, text[-3000:]
+  line = [l for l in text.splitlines() if l.startswith("RESULT ")][-1]
+  return json.loads(line[len("RESULT "):]), text
+
+
+def _scalars(run_dir):
+  with open(os.path.join(run_dir, "facts", "scalars.csv")) as f:
+    return list(csv.DictReader(f))
+
+
+@pytest.mark.slow
+def test_two_processes_match_one_process_with_four_devices(tmp_path,
+                                                           tmp_path_factory):
+  cache = tmp_path_factory.mktemp("mp_cache")
+  port = _free_port()
+  procs = [_launch(tmp_path / "multi", 2, i, port, 2, cache) for i in range(2)]
+  multi = [_result(p) for p in procs]
+  single, single_log = _result(_launch(tmp_path / "single", 1, 0, 0, 4, cache))
+
+  assert [m[0]["pid"] for m in multi] == [0, 1]
+  assert all((m[0]["procs"], m[0]["devices"], m[0]["local"]) == (2, 4, 2)
+             for m in multi)
+  assert (single["procs"], single["devices"]) == (1, 4)
+  assert "BATCH_ERROR phase1.trainer.batch_size=66 is not divisible by the 4 " \
+         "devices" in single_log
+  # both processes agree; they match the single process
+  assert multi[0][0]["best"] == multi[1][0]["best"]
+  assert multi[0][0]["best"] == pytest.approx(single["best"], rel=1e-5)
+  assert multi[0][0]["test"] == pytest.approx(single["test"], rel=1e-5)
+  a, b = _scalars(tmp_path / "multi" / "run"), _scalars(tmp_path / "single" / "run")
+  assert [(r["epoch"], r["split"]) for r in a] == [
+      ("0", "train"), ("0", "val"), ("1", "train"), ("1", "val")]
+  assert [(r["epoch"], r["split"]) for r in a] == [(r["epoch"], r["split"]) for r in b]
+  for ra, rb in zip(a, b):
+    for col in ("train_loss", "val_loss", "metric_perplex"):
+      if ra[col] or rb[col]:
+        assert float(ra[col]) == pytest.approx(float(rb[col]), rel=1e-5), col
+  # only process 0 wrote facts; the checkpoint was written collectively
+  with open(tmp_path / "multi" / "run" / "facts" / "events.jsonl") as f:
+    moments = [json.loads(l)["moment"] for l in f]
+  assert moments == ["on_start", "on_epoch_end", "on_epoch_end",
+                     "on_train_end", "on_test_end"]
+  assert "1" in os.listdir(tmp_path / "multi" / "run" / "checkpoints")
+
+
+def test_process_rows_tile_the_global_batches():
+  """Each process feeds only its rows; together they are the global batch."""
+  import numpy as np
+  from thesis_jax.data import synthetic
+  from thesis_jax.data.pipeline import eval_stack, train_stack
+  ev = synthetic.make_splits(300, 10, 10, 6, 0)["train"]
+  one = train_stack(ev, 64, 7, 3)
+  parts = [train_stack(ev, 64, 7, 3, p, 4) for p in range(4)]
+  assert parts[0]["ids"].shape == (4, 16, 6)
+  for k in one:
+    np.testing.assert_array_equal(np.concatenate([q[k] for q in parts], 1), one[k])
+  one = eval_stack(ev, 128)
+  parts = [eval_stack(ev, 128, p, 2) for p in range(2)]
+  for k in one:
+    np.testing.assert_array_equal(np.concatenate([q[k] for q in parts], 1), one[k])
+  assert one["weight"].sum() == 300
+
+
+def test_distributed_flags_are_checked_before_start_up():
+  import ml_collections
+  from thesis_jax.errors import ConfigError
+  from thesis_jax.train import distributed
+  d = ml_collections.ConfigDict({"coordinator_address": "127.0.0.1:1",
+                                 "num_processes": 2, "process_id": 2,
+                                 "initialize": False})
+  with pytest.raises(ConfigError, match="process_id=2"):
+    distributed.maybe_initialize(d)
+  d.update(coordinator_address="", num_processes=0, process_id=-1)
+  assert distributed.maybe_initialize(d) is False   # not asked: never starts
+
+
+if __name__ == "__main__":
+  _worker(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]))
