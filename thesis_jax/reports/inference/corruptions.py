@@ -34,6 +34,14 @@ from thesis_jax.registry import Registry
 Corruption = Callable[[Events, float, np.random.Generator], Events]
 CORRUPTIONS: Registry[Corruption] = Registry("corruption",
                                              "inference.strategies")
+# Axis label of each strategy's strength (figures).
+STRENGTH_UNITS = {
+    "gaussian_noise": "rel. sigma of E, pT = abs. sigma of eta, phi [rad]",
+    "token_shuffle": "fraction of events shuffled",
+    "drop_tokens": "fraction of real tokens dropped",
+    "swap_id_cont_pairs": "fraction of events with ids rotated",
+    "met_scramble": "fraction of events with foreign MET",
+}
 # Smallest factor a smeared E or pT may keep (stays strictly positive).
 MIN_SCALE = 1e-3
 
@@ -74,9 +82,8 @@ def wrap_phi(phi, dtype=np.float32):
 def _compact_order(real: np.ndarray, key: np.ndarray) -> np.ndarray:
   """Per-event slot order [N,T]: real slots sorted by `key`, then padding
   slots in their original order."""
-  t = real.shape[1]
-  slot = np.broadcast_to(np.arange(t, dtype=np.float64), real.shape)
-  return np.argsort(np.where(real, key, 2.0 + slot), axis=1, kind="stable")
+  slot = np.broadcast_to(np.arange(real.shape[1], dtype=np.float64), real.shape)
+  return np.lexsort((np.where(real, key, slot), ~real), axis=1)
 
 
 def _take(a, order):

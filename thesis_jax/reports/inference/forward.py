@@ -10,6 +10,7 @@ several times faster on CPU than one huge batch.
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Callable, Dict
 
 import jax
@@ -29,7 +30,7 @@ class Scorer:
   """
 
   def __init__(self, score_step: Callable, state, batch_size: int = 256,
-               steps: int = 64):
+               steps: int = 64, threads: int = 1):
     if batch_size <= 0 or steps <= 0:
       raise ConfigError(f"inference.batch_size ({batch_size}) and "
                         f"inference.steps_per_dispatch ({steps}) must be > 0")
@@ -38,6 +39,7 @@ class Scorer:
     self.state = state
     self.batch_size = int(batch_size)
     self.steps = int(steps)
+    self.threads = max(int(threads), 1)
     self.compile_s = 0.0
     self._compiled = {}
 
@@ -79,12 +81,17 @@ class Scorer:
     stack, k = self._stack(ev)
     fn = self._fn({name: v[:k] for name, v in stack.items()})
     sh = sharding.stack_sharding(self.mesh)
-    outs = []
-    for start in range(0, stack["ids"].shape[0], k):
+
+    def one(start):
       part = {name: jax.device_put(v[start:start + k], sh)
               for name, v in stack.items()}
-      outs.append(fn(self.state, part))         # dispatched asynchronously
-    host = jax.device_get(outs)
+      return fn(self.state, part)               # dispatched asynchronously
+    starts = range(0, stack["ids"].shape[0], k)
+    if self.threads > 1 and len(starts) > 1:    # calls run concurrently
+      with ThreadPoolExecutor(self.threads) as pool:
+        host = list(pool.map(lambda s0: jax.device_get(one(s0)), starts))
+    else:
+      host = jax.device_get([one(s0) for s0 in starts])
     return {name: np.concatenate([np.asarray(o[name], np.float64).reshape(-1)
                                   for o in host])[:len(ev)]
             for name in host[0]}

@@ -1,0 +1,180 @@
+"""Inference and anomaly detection: metrics, batching, AUROC sanity checks,
+run_inference end to end on a tiny model trained on the real CMS events."""
+import json
+import os
+
+import h5py
+import numpy as np
+import pytest
+
+from conftest import CMS_H5, tiny_config
+from configs.reports.inference_defaults import inference_config
+from thesis_jax.data.layout import join_rows
+from thesis_jax.data.synthetic import make_events
+from thesis_jax.errors import DataError
+from thesis_jax.reports.inference import metrics, run_inference, text_summary
+
+
+def brute_auroc(clean, anom):
+  a, c = np.asarray(anom)[:, None], np.asarray(clean)[None, :]
+  return ((a > c).sum() + 0.5 * (a == c).sum()) / (a.size * c.size)
+
+
+@pytest.mark.parametrize("n_clean,n_anom,levels", [(50, 70, 5), (200, 31, 1000),
+                                                   (1, 1, 2), (300, 300, 3)])
+def test_auroc_matches_pair_count(n_clean, n_anom, levels):
+  rng = np.random.default_rng(n_clean)
+  clean = rng.integers(0, levels, n_clean).astype(float)   # many ties
+  anom = rng.integers(0, levels, n_anom) + 0.3 * rng.random(n_anom).round()
+  assert metrics.auroc(clean, anom) == pytest.approx(brute_auroc(clean, anom),
+                                                     abs=1e-12)
+
+
+def test_auroc_edge_cases_and_roc():
+  x = np.random.default_rng(0).random(101)
+  assert metrics.auroc(x, x) == 0.5                  # identical: exactly 0.5
+  assert metrics.auroc(x, x[::-1].copy()) == 0.5
+  assert metrics.auroc([0, 1], [2, 3]) == 1.0
+  assert metrics.auroc([2, 3], [0, 1]) == 0.0
+  assert np.isnan(metrics.auroc([0, np.nan], [1.0]))
+  eb, es, thr = metrics.roc_curve([0, 1, 2, 3], [2, 4, 5, 6])
+  assert (eb[0], es[0], eb[-1], es[-1]) == (0, 0, 1, 1)
+  assert (np.diff(eb) >= 0).all() and (np.diff(es) >= 0).all()
+  assert np.trapezoid(es, eb) == pytest.approx(
+      metrics.auroc([0, 1, 2, 3], [2, 4, 5, 6]))    # area = AUROC (ties: trapezoid)
+  # eps_S >= 30 %: threshold 5 -> eps_B 0; >= 50 %: threshold 4 -> eps_B 0.
+  s = metrics.summarize([0, 1, 2, 3], [2, 4, 5, 6])
+  assert s["eps_b_30"] == 0 and s["rejection_30"] is None
+  # anomalous 2..11 vs clean 0..9: eps_S >= 30 % at threshold 9 (eps_B 0.1),
+  # eps_S >= 50 % at threshold 7 (eps_B 0.3).
+  s = metrics.summarize(np.arange(10.0), np.arange(10.0) + 2)
+  assert s["eps_b_30"] == pytest.approx(0.1) and s["rejection_30"] == pytest.approx(10)
+  assert s["eps_b_50"] == pytest.approx(0.3) and s["rejection_50"] == pytest.approx(10 / 3)
+
+
+def test_snap_paired_ties():
+  c = np.array([1.0, 2.0, 3.0, 0.0])
+  a = np.array([1.0 + 1e-7, 2.1, 3.0, 0.0])
+  snapped, tied = metrics.snap_paired_ties(c, a, 1e-5)
+  np.testing.assert_array_equal(tied, [True, False, True, True])
+  np.testing.assert_array_equal(snapped, [1.0, 2.1, 3.0, 0.0])
+
+
+# ---------------------------------------------------------------- trained model
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+  import thesis_jax
+  from thesis_jax.train.restore import load_run
+  root = tmp_path_factory.mktemp("anomaly")
+  cfg = tiny_config(root, **{"data.path": CMS_H5, "phase1.trainer.epochs": 4})
+  res = thesis_jax.train(cfg)
+  return res.run_dir, load_run(res.run_dir), root
+
+
+def _cfg(**kw):
+  c = inference_config()
+  c.enabled = True
+  c.strategies = {k: () for k in c.strategies}
+  for k, v in kw.items():
+    if k in c.strategies:
+      c.strategies[k] = v
+    else:
+      c[k] = v
+  return c
+
+
+def test_scorer_batching_matches_one_batch(trained):
+  """Batch/step padding (weight-0 rows) changes no score."""
+  import jax
+  from thesis_jax.data.h5 import read_split
+  from thesis_jax.reports.inference.forward import Scorer
+  _, run, _ = trained
+  ev = run.norm.apply(read_split(CMS_H5, "X_test", 18, limit=100))
+  full = {"ids": ev.ids, "cont": ev.cont, "globals": ev.globals,
+          "weight": np.ones(len(ev), np.float32)}
+  ref = jax.device_get(jax.jit(run.loop.score_step)(run.state, full))
+  for b, k, threads in [(32, 2, 1), (7, 3, 2), (128, 1, 1)]:
+    got = Scorer(run.loop.score_step, run.state, b, k, threads)(ev)
+    assert set(got) == set(ref)
+    for name in ref:
+      np.testing.assert_allclose(got[name], ref[name], rtol=2e-5, atol=1e-7)
+
+
+def test_zero_strength_shuffle_and_monotone_auroc(trained):
+  run_dir, _, root = trained
+  cfg = _cfg(gaussian_noise=(0.0, 0.1, 0.5, 2.0), token_shuffle=(1.0,),
+             drop_tokens=(0.0,), swap_id_cont_pairs=(0.0,), met_scramble=(0.0,))
+  s = run_inference([{"run_dir": run_dir, "kind": "thesis_jax"}], cfg,
+                    str(root / "rep_a"))
+  e = s["runs"][0]
+  recs = {(r["strategy"], r["strength"]): r for r in e["anomaly"]}
+  for name in ("gaussian_noise", "drop_tokens", "swap_id_cont_pairs",
+               "met_scramble"):
+    r = recs[(name, 0.0)]
+    assert r["auroc"] == 0.5 and r["frac_events_changed"] == 0.0
+    assert all(v in (0.5, None) for v in r["auroc_by_score"].values())
+  # token_shuffle reorders most multi-token events, yet the mlp model's score
+  # is permutation invariant: exactly 0.5 for every score, flagged as such.
+  sh = recs[("token_shuffle", 1.0)]
+  assert sh["frac_events_changed"] > 0.3
+  assert sh["auroc"] == 0.5 and set(sh["auroc_by_score"].values()) <= {0.5, None}
+  assert sh["frac_scores_tied"] == 1.0 and "sanity check" in sh["note"]
+  assert e["permutation_check"]["permutation_invariant"]
+  assert any("sanity check" in n for n in s["notes"])
+  aucs = [recs[("gaussian_noise", v)]["auroc"] for v in (0.0, 0.1, 0.5, 2.0)]
+  assert all(b >= a for a, b in zip(aucs, aucs[1:])), aucs
+  assert aucs[-1] > 0.6, aucs
+
+
+def test_run_inference_end_to_end_with_anomaly_file(trained, tmp_path):
+  run_dir, run, _ = trained
+  sig = tmp_path / "other_process.h5"
+  with h5py.File(sig, "w") as f:                    # one dataset, not X_test
+    f["events"] = join_rows(make_events(300, 18, seed=9))
+  cfg = _cfg(gaussian_noise=(0.2,), drop_tokens=(0.5,), met_scramble=(1.0,),
+             swap_id_cont_pairs=(1.0,), token_shuffle=(1.0,),
+             anomaly_files=f"{sig}, ", max_events=400, batch_size=64)
+  out = tmp_path / "inference"
+  runs = [{"run_dir": run_dir, "kind": "thesis_jax", "tokenizer": "vq"},
+          {"run_dir": "/somewhere/run_orig", "kind": "original"}]
+  s = run_inference(runs, cfg, str(out))
+  json.dumps(s, allow_nan=False)                    # strict JSON
+  assert {"split", "score", "strategies", "anomaly_files", "runs", "figures",
+          "notes", "text"} <= set(s)
+  e, orig = s["runs"]
+  assert orig["skipped"] and "original PyTorch" in orig["note"]
+  assert e["n_events"] == 400 and e["split"] == "test" and e["events_per_s"] > 0
+  assert set(e["clean"]) >= {"mse", "mae", "mse_real", "mae_real", "loss"}
+  for r in e["anomaly"]:
+    assert {"auroc", "auroc_by_score", "eps_b_30", "rejection_30", "eps_b_50",
+            "rejection_50", "roc"} <= set(r)
+    assert 0 <= r["auroc"] <= 1 and len(r["roc"]["eps_b"]) == 101
+  f = [r for r in e["anomaly"] if r["kind"] == "file"]
+  assert len(f) == 1 and f[0]["strategy"] == "other_process.h5"
+  assert f[0]["dataset"] == "events" and f[0]["n_anomalous"] == 300
+  assert len(s["figures"]) == 3
+  import matplotlib.image as mpimg
+  for rel in s["figures"]:
+    img = mpimg.imread(out / rel)
+    assert img.shape[0] > 200 and img.shape[1] > 200 and img.std() > 0
+  assert "other_process.h5=" in text_summary(s) and "skipped" in s["text"]
+
+
+def test_bad_anomaly_file_is_a_data_error(trained, tmp_path):
+  run_dir, _, _ = trained
+  ev = make_events(50, 18, seed=1)
+  ev.ids[0, 0] = 17                                 # unknown to the model
+  bad = tmp_path / "bad.h5"
+  with h5py.File(bad, "w") as f:
+    f["X_test"] = join_rows(ev)
+  with pytest.raises(DataError, match="type id 17"):
+    run_inference([{"run_dir": run_dir, "kind": "thesis_jax"}],
+                  _cfg(anomaly_files=str(bad)), str(tmp_path / "o"))
+  two = tmp_path / "two.h5"
+  with h5py.File(two, "w") as f:
+    f["a"] = join_rows(make_events(5, 18))
+    f["b"] = join_rows(make_events(5, 18))
+  with pytest.raises(DataError, match="not exactly one"):
+    run_inference([{"run_dir": run_dir, "kind": "thesis_jax"}],
+                  _cfg(anomaly_files=str(two)), str(tmp_path / "o2"))
+  assert os.path.isdir(tmp_path / "o2" / "figures")

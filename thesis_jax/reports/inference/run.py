@@ -1,0 +1,241 @@
+"""Inference and anomaly detection over trained runs (report section).
+
+`run_inference(runs, inference_cfg, out_dir) -> summary` loads each
+thesis_jax run's checkpoint and normalisation, scores the chosen split
+(per-event MSE/MAE over all slots and real tokens, globals MSE, loss), then
+scores every configured corruption (paired with the clean events) and every
+anomaly file, and reports AUROC, background rejection at eps_S = 30 %/50 %,
+ROC curves and score histograms. Original PyTorch runs are skipped with a note.
+"""
+from __future__ import annotations
+
+import math
+import os
+import time
+from typing import Dict, List, Tuple
+
+import numpy as np
+
+from thesis_jax.data import h5
+from thesis_jax.data.layout import Events
+from thesis_jax.data.pipeline import SPLITS, load_raw
+from thesis_jax.errors import ConfigError, DataError
+from thesis_jax.reports.inference import corruptions, figures, metrics
+from thesis_jax.reports.inference.forward import Scorer, timed
+
+PERM_CHECK_EVENTS = 2048
+SHUFFLE_NOTE = (
+    "token_shuffle only reorders the tokens of an event. For a model whose "
+    "per-event score is invariant under token permutations (token-wise or "
+    "set-based models: mlp, gnn) the corrupted scores equal the clean ones up "
+    "to float rounding, so its AUROC is exactly 0.5 by construction: a sanity "
+    "check of the pipeline, not an anomaly signal.")
+
+
+def strategy_list(cfg) -> List[Tuple[str, Tuple[float, ...]]]:
+  """`inference.strategies` {name: strengths} -> [(name, strengths)] for the
+  non-empty entries, names checked against CORRUPTIONS."""
+  out = []
+  for name, strengths in cfg.strategies.items():
+    if name not in corruptions.CORRUPTIONS:
+      corruptions.CORRUPTIONS.get(name)          # raises with the valid names
+    if isinstance(strengths, (int, float)):
+      strengths = (strengths,)
+    if isinstance(strengths, str):
+      strengths = tuple(float(s) for s in strengths.split(",") if s.strip())
+    vals = tuple(float(s) for s in strengths)
+    if vals:
+      out.append((name, vals))
+  return out
+
+
+def anomaly_file_list(cfg) -> List[str]:
+  raw = cfg.get("anomaly_files", "") or ""
+  if isinstance(raw, (list, tuple)):
+    raw = ",".join(raw)
+  return [p.strip() for p in str(raw).split(",") if p.strip()]
+
+
+def _finite(x):
+  if x is None:
+    return None
+  x = float(x)
+  return x if math.isfinite(x) else None
+
+
+def _changed(a: Events, b: Events) -> np.ndarray:
+  """bool [N]: events whose ids, features or globals differ."""
+  return ((a.ids != b.ids).any(1) | (a.cont != b.cont).any((1, 2))
+          | (a.globals != b.globals).any(1))
+
+
+def _score_means(scores: Dict[str, np.ndarray]) -> Dict:
+  return {k: _finite(np.mean(v)) for k, v in scores.items()}
+
+
+def _record(kind, name, strength, label, clean, anom, primary, rtol,
+            changed=None):
+  """Metrics of one anomalous sample against the clean scores."""
+  tied = None
+  by_score = {}
+  prim_scores = np.asarray(anom[primary], np.float64)
+  for key in clean:
+    c, a = clean[key], np.asarray(anom[key], np.float64)
+    if not (np.isfinite(c).all() and np.isfinite(a).all()):
+      by_score[key] = None
+      continue
+    if changed is not None:                # paired: snap float-rounding ties
+      a, t = metrics.snap_paired_ties(c, a, rtol)
+      if key == primary:
+        prim_scores, tied = a, t
+    by_score[key] = metrics.auroc(c, a)
+  rec = {"kind": kind, "strategy": name, "strength": strength, "label": label,
+         "n_clean": int(clean[primary].size), "n_anomalous": int(prim_scores.size),
+         "mean_score": _finite(np.mean(prim_scores)),
+         "mean_score_clean": _finite(np.mean(clean[primary]))}
+  if np.isfinite(prim_scores).all() and np.isfinite(clean[primary]).all():
+    rec.update(metrics.summarize(clean[primary], prim_scores))
+  else:
+    rec.update({"auroc": None, "note": f"score '{primary}' is not finite"})
+  rec["auroc"] = _finite(rec["auroc"])
+  rec["auroc_by_score"] = {k: _finite(v) for k, v in by_score.items()}
+  if changed is not None:
+    rec["frac_events_changed"] = float(np.mean(changed))
+    rec["frac_scores_tied"] = float(np.mean(tied)) if tied is not None else None
+  return rec, prim_scores
+
+
+def _load_split(loaded, cfg) -> Tuple[Events, str]:
+  """Raw events of `inference.split` from the run's data (or data_path)."""
+  split = str(cfg.split)
+  if split not in SPLITS:
+    raise ConfigError(f"inference.split must be one of {', '.join(SPLITS)}, "
+                      f"got '{split}'")
+  data_cfg = loaded.config.data
+  if cfg.get("data_path", ""):
+    data_cfg = data_cfg.copy_and_resolve_references()
+    data_cfg.path = str(cfg.data_path)
+  raw, source = load_raw(data_cfg)
+  ev = raw[split]
+  n = int(cfg.get("max_events", 0) or 0)
+  if n > 0:
+    ev = ev.take(np.arange(min(n, len(ev))))
+  return ev, source
+
+
+def _check_events(ev: Events, loaded, where: str) -> None:
+  if ev.n_tokens != loaded.info.n_tokens:
+    raise DataError(f"{where}: {ev.n_tokens} tokens per event, but the model "
+                    f"of {loaded.run_dir} was trained with {loaded.info.n_tokens}")
+  top = int(ev.ids.max())
+  if top >= loaded.info.num_types:
+    raise DataError(f"{where}: type id {top} is unknown to the model of "
+                    f"{loaded.run_dir} (trained with ids < {loaded.info.num_types})")
+
+
+def read_anomaly_files(cfg, loaded=None) -> List[Tuple[str, str, Events]]:
+  """[(path, dataset, raw Events)] of `inference.anomaly_files`, checked
+  against the run's model when `loaded` is given."""
+  out = []
+  n_tokens = loaded.info.n_tokens if loaded is not None else None
+  for path in anomaly_file_list(cfg):
+    ds = h5.find_single_dataset(path, str(cfg.get("file_dataset", "X_test")))
+    if n_tokens is None:
+      out.append((path, ds, None))
+      continue
+    ev = h5.read_split(path, ds, n_tokens, int(cfg.get("max_events", 0) or 0))
+    _check_events(ev, loaded, f"{path}:{ds}")
+    out.append((path, ds, ev))
+  return out
+
+
+def _permutation_check(scorer, loaded, raw, clean, primary, seed, rtol) -> Dict:
+  """Shuffles the tokens of up to PERM_CHECK_EVENTS events: are the scores
+  unchanged up to float rounding?"""
+  n = min(len(raw), PERM_CHECK_EVENTS)
+  sub = raw.take(np.arange(n))
+  shuf = corruptions.apply("token_shuffle", sub, 1.0, seed)
+  s = scorer(loaded.norm.apply(shuf))[primary]
+  c = clean[primary][:n]
+  rel = np.abs(s - c) / np.maximum(np.abs(c), 1e-30)
+  ok = np.isfinite(rel)
+  max_rel = float(rel[ok].max()) if ok.any() else None
+  return {"permutation_invariant": bool(ok.all() and (rel <= rtol).all()),
+          "max_rel_change": max_rel, "events_checked": n,
+          "events_reordered": int(_changed(sub, shuf).sum())}
+
+
+def evaluate_run(run_dir: str, label: str, cfg, fig_dir: str) -> Dict:
+  """Inference + anomaly detection for one thesis_jax run -> summary entry."""
+  from thesis_jax.train.restore import load_run
+  t0 = time.perf_counter()
+  loaded = load_run(run_dir, str(cfg.get("checkpoint", "best")))
+  step = getattr(loaded.loop, "score_step", None)
+  entry = {"run_dir": run_dir, "kind": "thesis_jax", "label": label,
+           "loop": loaded.config.loop, "checkpoint_epoch": int(loaded.epoch),
+           "encoder": loaded.config.phase1.encoder.name,
+           "latent_space": loaded.config.phase1.latent_space.name}
+  if step is None:
+    entry.update(skipped=True, note=f"loop '{loaded.config.loop}' provides no "
+                 "score_step: no per-event scores")
+    return entry
+  raw, source = _load_split(loaded, cfg)
+  _check_events(raw, loaded, f"{source}:{cfg.split}")
+  files = read_anomaly_files(cfg, loaded)
+  scorer = Scorer(step, loaded.state, int(cfg.batch_size),
+                  int(cfg.steps_per_dispatch), int(cfg.get("host_threads", 1)))
+  clean, speed = timed(scorer, loaded.norm.apply(raw))
+  primary, rtol, seed = str(cfg.score), float(cfg.tie_rtol), int(cfg.seed)
+  if primary not in clean:
+    raise ConfigError(f"inference.score '{primary}' is not a score of loop "
+                      f"'{loaded.config.loop}'; valid: {', '.join(sorted(clean))}")
+  entry.update(split=str(cfg.split), data_source=source, n_events=len(raw),
+               score=primary, clean=_score_means(clean),
+               events_per_s=float(speed), compile_s=float(scorer.compile_s))
+  entry["permutation_check"] = _permutation_check(
+      scorer, loaded, raw, clean, primary, seed, rtol)
+  records, roc_groups, hist_groups = [], {}, {}
+  for name, strengths in strategy_list(cfg):
+    for s in strengths:
+      bad = corruptions.apply(name, raw, s, seed)
+      anom = scorer(loaded.norm.apply(bad))
+      rec, prim = _record("corruption", name, s, f"strength {s:g}", clean, anom,
+                          primary, rtol, changed=_changed(raw, bad))
+      if name == "token_shuffle" and entry["permutation_check"][
+          "permutation_invariant"]:
+        rec["note"] = "sanity check: permutation-invariant model, AUROC 0.5 exact"
+      records.append(rec)
+      roc_groups.setdefault(name, []).append(
+          {"label": rec["label"], "scores": prim, "auroc": rec["auroc"] or math.nan})
+      hist_groups[name] = {"label": f"{name} {s:g}", "scores": prim}
+  for path, ds, ev in files:
+    fname = os.path.basename(path)
+    anom = scorer(loaded.norm.apply(ev))
+    rec, prim = _record("file", fname, None, f"{fname}:{ds}", clean, anom,
+                        primary, rtol)
+    rec["path"], rec["dataset"] = path, ds
+    records.append(rec)
+    roc_groups.setdefault("anomaly files", []).append(
+        {"label": fname, "scores": prim, "auroc": rec["auroc"] or math.nan})
+    hist_groups[f"file: {fname}"] = {"label": fname, "scores": prim}
+  entry["anomaly"] = records
+  notes = {}
+  if entry["permutation_check"]["permutation_invariant"]:
+    notes["token_shuffle"] = ("permutation-invariant model:\nAUROC 0.5 exact,"
+                              " a sanity check,\nnot a signal")
+  entry["figures"] = _run_figures(label, clean[primary], primary, roc_groups,
+                                  hist_groups, fig_dir, int(cfg.hist_bins), notes)
+  entry["wall_s"] = time.perf_counter() - t0
+  return entry
+
+
+def _run_figures(label, clean, primary, roc_groups, hist_groups, fig_dir, bins,
+                 notes):
+  if not roc_groups or not np.isfinite(clean).all():
+    return []
+  title = f"{label}"
+  return [
+      figures.roc_figure(figures.figure_path(fig_dir, "roc", label), title,
+                         roc_groups, clean, primary, notes),
+      figures.histogram_figure(figures.figure_path(fig_dir, "scores", label),
+                               title, hist_groups, clean, primary, bins)]
