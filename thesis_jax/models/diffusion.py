@@ -131,7 +131,7 @@ def timestep_embedding(t, dim: int, max_period: float = 10000.0):
 class Block(nn.Module):
   """Pre-LN residual block: [masked self-attention] + conditioned MLP.
 
-  h [B,T,H], c [B,T,H] (conditioning), key_mask [B,T] bool.
+  h [B,T,H], c [B,H] (per-event conditioning), key_mask [B,T] bool.
   """
   hidden: int
   heads: int = 0            # 0: per-token MLP only
@@ -144,7 +144,7 @@ class Block(nn.Module):
       mask = key_mask[:, None, None, :]
       h = h + nn.MultiHeadDotProductAttention(
           num_heads=self.heads, name="attn")(nn.LayerNorm(name="ln_a")(h), mask=mask)
-    y = nn.LayerNorm(name="ln_m")(h) + nn.Dense(self.hidden, name="cond")(act(c))
+    y = nn.LayerNorm(name="ln_m")(h) + nn.Dense(self.hidden, name="cond")(act(c))[:, None]
     y = nn.Dense(self.hidden, name="fc2")(act(nn.Dense(2 * self.hidden, name="fc1")(y)))
     return h + y
 
@@ -180,9 +180,8 @@ class Denoiser(nn.Module):
     if self.cond == "token":
       feats.append(z)
     h = nn.Dense(self.hidden, name="token_in")(jnp.concatenate(feats, -1))
-    c = jnp.broadcast_to(c_evt[:, None], h.shape)
     for i in range(self.depth):
-      h = Block(self.hidden, self.heads, self.activation, name=f"block_{i}")(h, c, real)
+      h = Block(self.hidden, self.heads, self.activation, name=f"block_{i}")(h, c_evt, real)
     h = nn.LayerNorm(name="ln_out")(h)
     return nn.Dense(self.cont_dim, kernel_init=nn.initializers.zeros,
                     name="out")(h)

@@ -5,10 +5,12 @@ eps or v at a uniformly drawn noise level), plus the bottleneck terms (VQ
 commitment/codebook) and `globals_beta * rec_globals`. An exponential moving
 average of the weights (`state.extra["ema"]`) is used for every evaluation.
 
-Validation (EMA weights, fixed noise seed `phase1.diffusion.eval_seed`, so the
-numbers are deterministic): `val_loss` = the denoising loss; `recon_mse` = MSE
-of DDIM reconstructions (`sample_steps` steps from fixed noise, conditioned on
-the event's latent), weighted like the AE's rec_tokens (`phase1.loss.mask_padding`).
+Validation (EMA weights; fixed noise from `phase1.diffusion.eval_seed`, drawn
+per token from its content so numbers do not depend on batching or token
+order): `val_loss` = the denoising loss at per-event noise levels drawn once;
+`recon_mse` = MSE of DDIM reconstructions (`sample_steps` steps from fixed
+noise, conditioned on the event's latent), weighted like the AE's rec_tokens
+(`phase1.loss.mask_padding`). `score_step` gives per-event anomaly scores.
 """
 from __future__ import annotations
 
@@ -31,6 +33,26 @@ from thesis_jax.train.loop_api import LOOPS, EpochRecord, Loop
 from thesis_jax.train.state import TrainState, init_state, make_optimizer
 
 TERMS = ("diffusion", "rec_globals", "commit", "codebook", "recon")
+
+
+def per_row(key, n: int, draw):
+  """[n, ...] draws where row i is draw(fold_in(key, i))."""
+  keys = jax.vmap(lambda i: jax.random.fold_in(key, i))(jnp.arange(n))
+  return jax.vmap(draw)(keys)
+
+
+def token_noise(key, ids, cont):
+  """Fixed N(0, 1) noise like cont [B,T,C] where each token's noise is a
+  function of (key, its type id, its feature bits) only: evaluation and scores
+  do not depend on the batch, the batch position or the token order."""
+  bits = jax.lax.bitcast_convert_type(cont, jnp.uint32)
+
+  def one(i, b):
+    k = jax.random.fold_in(key, i)
+    for c in range(b.shape[0]):
+      k = jax.random.fold_in(k, b[c])
+    return jax.random.normal(k, b.shape)
+  return jax.vmap(jax.vmap(one))(ids.astype(jnp.uint32), bits)
 
 
 def _check(dc):
@@ -81,14 +103,16 @@ class DiffusionLoop(AELoop):
     t = dataset.n_tokens
     cont = jnp.zeros((1, t, 4))
     ids = jnp.ones((1, t), jnp.int32)
-    variables = self.model.init(rng, cont, ids, cont, jnp.zeros((1,), jnp.int32))
+    variables = jax.jit(self.model.init)(rng, cont, ids, cont,
+                                         jnp.zeros((1,), jnp.int32))
     params = variables["params"]
     model_state = {k: v for k, v in variables.items() if k != "params"}
     return init_state(params, model_state, self.tx, extra=self._ema_init(params))
 
   @staticmethod
   def _ema_init(params):
-    return {"ema": jax.tree.map(jnp.array, params)}   # own buffers (donation)
+    """Host copies: the EMA must not share buffers with params (donation)."""
+    return {"ema": jax.tree.map(np.array, params)}
 
   def data_init(self, state, dataset, rng):
     state = super().data_init(state, dataset, rng)
@@ -126,8 +150,10 @@ class DiffusionLoop(AELoop):
   def _noised(self, cont, t, eps):
     return q_sample(cont, t, eps, self.ab), target(cont, eps, t, self.ab, self.prediction)
 
-  def _reconstruct(self, params, model_state, ids, z, key):
-    x_T = jax.random.normal(key, ids.shape + (self.model.denoiser.cont_dim,))
+  def _reconstruct(self, params, model_state, batch, z):
+    key = jax.random.fold_in(jax.random.PRNGKey(self.eval_seed), 1)
+    ids = batch["ids"]
+    x_T = token_noise(key, ids, batch["cont"])
     return ddim_sample(self._denoise_fn(params, model_state, ids, z), x_T,
                        self.ab, self.steps, self.prediction, self.clip_x0)
 
@@ -163,12 +189,12 @@ class DiffusionLoop(AELoop):
     """-> sums: <term>_num/_den, level_num/level_den [bins], counts, ..."""
     params, ms = state.extra["ema"], state.model_state
     cont, w = batch["cont"], batch["weight"]
-    k_t, k_eps, k_x = jax.random.split(jax.random.PRNGKey(self.eval_seed), 3)
-    t = jax.random.randint(k_t, cont.shape[:1], 0, self.T)
-    x_t, tgt = self._noised(cont, t, jax.random.normal(k_eps, cont.shape))
+    k_t, k_eps = jax.random.split(jax.random.PRNGKey(self.eval_seed))
+    t = per_row(k_t, cont.shape[0], lambda k: jax.random.randint(k, (), 0, self.T))
+    x_t, tgt = self._noised(cont, t, token_noise(k_eps, batch["ids"], cont))
     out, _ = self._apply(params, ms, batch, x_t, t, None, False)
     terms = self._terms(out, batch, tgt)
-    x0 = self._reconstruct(params, ms, batch["ids"], out.z, k_x)
+    x0 = self._reconstruct(params, ms, batch, out.z)
     tok_w = self._tok_w(batch["ids"])
     terms["recon"] = ((jnp.mean((x0 - cont) ** 2, -1) * tok_w).sum(-1), tok_w.sum(-1))
     sums = {}
@@ -185,17 +211,28 @@ class DiffusionLoop(AELoop):
     sums["events"] = w.sum()
     return sums
 
+  def reconstruct(self, state: TrainState, batch):
+    """DDIM reconstruction with the EMA weights from fixed noise ->
+    (x_hat [B,T,C], globals_hat [B,G] or None), normalised units (used by
+    the `recon` and `diffusion` plot families)."""
+    return self._recon_z(state, batch)[:2]
+
+  def _recon_z(self, state, batch):
+    """-> (x_hat, globals_hat, z [B,T,D])."""
+    params, ms = state.extra["ema"], state.model_state
+    _, z, _, g_hat = self.model.apply({"params": params, **ms}, batch["cont"],
+                                      batch["ids"], train=False,
+                                      method=DiffusionAE.latent)
+    return self._reconstruct(params, ms, batch, z), g_hat, z
+
   def _score_step(self, state: TrainState, batch) -> Dict:
     """Per-event scores [B] (EMA weights, fixed noise): the `event_errors`
     keys from the DDIM reconstruction, plus `denoise_loss` = the denoising
     loss averaged over the fixed noise levels `score_levels`."""
     params, ms = state.extra["ema"], state.model_state
     cont, ids = batch["cont"], batch["ids"]
-    variables = {"params": params, **ms}
-    _, z, _, g_hat = self.model.apply(variables, cont, ids, train=False,
-                                      method=DiffusionAE.latent)
-    k_eps, k_x = jax.random.split(jax.random.PRNGKey(self.eval_seed + 1))
-    diff = self._reconstruct(params, ms, ids, z, k_x) - cont
+    x_hat, g_hat, z = self._recon_z(state, batch)
+    diff = x_hat - cont
     real = (ids > 0).astype(diff.dtype)
     n_real = jnp.maximum(real.sum(-1), 1.0)
     res = {"mse": jnp.mean(diff ** 2, axis=(1, 2)),
@@ -205,13 +242,14 @@ class DiffusionLoop(AELoop):
     res["mse_globals"] = (jnp.mean((g_hat - batch["globals"]) ** 2, -1)
                           if g_hat is not None else jnp.full(ids.shape[:1], jnp.nan))
     res["loss"] = res["mse"] + jnp.nan_to_num(res["mse_globals"])
+    k_eps = jax.random.fold_in(jax.random.PRNGKey(self.eval_seed), 2)
     den_fn = self._denoise_fn(params, ms, ids, z)
     tok_w = self._tok_w(ids)
     losses = []
     for i, frac in enumerate(self.levels):
       t = jnp.full(ids.shape[:1], int(round(frac * (self.T - 1))), jnp.int32)
-      x_t, tgt = self._noised(cont, t, jax.random.normal(
-          jax.random.fold_in(k_eps, i), cont.shape))
+      x_t, tgt = self._noised(cont, t, token_noise(jax.random.fold_in(k_eps, i),
+                                                   ids, cont))
       err = jnp.mean((den_fn(x_t, t) - tgt) ** 2, -1)
       losses.append((err * tok_w).sum(-1) / jnp.maximum(tok_w.sum(-1), 1.0))
     res["denoise_loss"] = jnp.mean(jnp.stack(losses), 0)
