@@ -78,20 +78,11 @@ def main():
   from benchmarks.train_throughput import load_config
   from thesis_jax.data import synthetic
   from thesis_jax.reports.inference.forward import Scorer
-  import ast
+  from thesis_jax.config_tools import apply_assignments
 
   c = load_config(args.config)
   c.data.path = ""
-  for kv in args.set:
-    k, v = kv.split("=", 1)
-    node = c
-    *path, last = k.split(".")
-    for part in path:
-      node = node[part]
-    try:
-      node[last] = ast.literal_eval(v)
-    except (ValueError, SyntaxError):
-      node[last] = v
+  apply_assignments(c, args.set)
   with tempfile.TemporaryDirectory() as tmp:
     score_step, state, norm = build(c, args.train_epochs, tmp)
   ev = norm.apply(synthetic.make_events(args.events, int(c.data.n_tokens), 7))

@@ -77,7 +77,7 @@ def main():
   ap.add_argument("--json", default="", help="also write results to this file")
   args = ap.parse_args()
 
-  import ast
+  from thesis_jax.config_tools import apply_assignments
   import jax
   import thesis_jax
 
@@ -89,16 +89,7 @@ def main():
   c.phase1.trainer.epochs = args.epochs
   c.logging.save_artifacts = False
   c.logging.progress = False
-  for kv in args.set:
-    k, v = kv.split("=", 1)
-    node = c
-    *path, last = k.split(".")
-    for part in path:
-      node = node[part]
-    try:
-      node[last] = ast.literal_eval(v)
-    except (ValueError, SyntaxError):
-      node[last] = v
+  apply_assignments(c, args.set)
   with tempfile.TemporaryDirectory() as tmp:
     c.logging.output_root = tmp
     t0 = time.perf_counter()

@@ -3,6 +3,8 @@ import os
 
 import pytest
 
+from thesis_jax.config_tools import set_dotted
+
 DATA = os.path.join(os.path.dirname(__file__), "data")
 CMS_H5 = os.path.join(DATA, "cms_hzz_tokens.h5")
 
@@ -24,11 +26,7 @@ def tiny_config(output_root, **updates):
   c.logging.output_root = str(output_root)
   c.logging.progress = False
   for k, v in updates.items():
-    node = c
-    *path, last = k.split(".")
-    for p in path:
-      node = node[p]
-    node[last] = v
+    set_dotted(c, k, v)
   return c
 
 

@@ -25,7 +25,8 @@ from thesis_jax.errors import ConfigError
 from thesis_jax.facts.readers import Runs, load_runs
 from thesis_jax.facts.schema import git_commit
 from thesis_jax.reports.registry import REPORTS
-from thesis_jax.train.rundir import config_to_dict, ensure_writable_dir, timestamp
+from thesis_jax.config_tools import to_plain as config_to_dict
+from thesis_jax.train.rundir import ensure_writable_dir, timestamp
 
 log = logging.getLogger("thesis_jax.reports")
 POINTER = "report_pointer.txt"

@@ -59,7 +59,7 @@ def _typed_nones(config, prefix=""):
 
 def write_base(exp_dir: str, base, run_prefix: str) -> str:
   """Writes base_config.json/.py into `exp_dir`; -> path of the .py file."""
-  from thesis_jax.train.rundir import config_to_dict
+  from thesis_jax.config_tools import to_plain as config_to_dict
   payload = {"run_prefix": run_prefix, "config": config_to_dict(base),
              "none_types": _typed_nones(base)}
   with open(os.path.join(exp_dir, BASE_JSON), "w") as f:
@@ -78,25 +78,15 @@ def load_base(exp_dir: str, arg: str = ""):
   """base_config.json -> ConfigDict (lists back to tuples); `arg` "jobN"
   also sets logging.run_dir to that job's run folder."""
   import ml_collections
+  from thesis_jax.config_tools import from_plain, set_dotted
   path = os.path.join(exp_dir, BASE_JSON)
   if not os.path.exists(path):
     raise OutputError(f"{exp_dir}: not a sweep folder (no {BASE_JSON})")
   with open(path) as f:
     payload = json.load(f)
-
-  def conv(x):
-    if isinstance(x, dict):
-      return {k: conv(v) for k, v in x.items()}
-    if isinstance(x, list):
-      return tuple(conv(v) for v in x)
-    return x
-  cfg = ml_collections.ConfigDict(conv(payload["config"]))
+  cfg = from_plain(payload["config"])
   for key, tname in payload.get("none_types", {}).items():
-    *parts, last = key.split(".")
-    node = cfg
-    for p in parts:
-      node = node[p]
-    node[last] = ml_collections.FieldReference(None, field_type=_TYPES[tname])
+    set_dotted(cfg, key, ml_collections.FieldReference(None, field_type=_TYPES[tname]))
   if arg:
     m = re.fullmatch(r"job(\d+)", arg)
     if not m:

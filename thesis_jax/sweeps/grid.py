@@ -16,6 +16,7 @@ import ast
 import itertools
 from typing import Any, Dict, List, Mapping, Sequence, Tuple
 
+from thesis_jax.config_tools import parent_of
 from thesis_jax.errors import ConfigError
 
 # Short axis name -> training key (see docs/cluster.md).
@@ -74,12 +75,7 @@ def axis_values(raw: Any) -> List[Any]:
 
 
 def _lookup(config, key: str):
-  node = config
-  *path, last = key.split(".")
-  for p in path:
-    if not hasattr(node, "keys") or p not in node:
-      raise KeyError(p)
-    node = node[p]
+  node, last = parent_of(config, key)
   if not hasattr(node, "keys") or last not in node:
     raise KeyError(last)
   return node, last

@@ -9,6 +9,7 @@ from typing import Optional, Sequence
 
 import yaml
 
+from thesis_jax.config_tools import from_plain, to_plain
 from thesis_jax.errors import OutputError
 
 
@@ -39,24 +40,13 @@ def ensure_writable_dir(path: str, key: str) -> None:
                       f"{e.strerror or e}") from None
 
 
-def config_to_dict(config) -> dict:
-  """ConfigDict -> plain dict with lists for tuples (YAML/JSON friendly)."""
-  def conv(x):
-    if hasattr(x, "to_dict"):
-      x = x.to_dict()
-    if isinstance(x, dict):
-      return {k: conv(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-      return [conv(v) for v in x]
-    return x
-  return conv(config)
 
 
 def write_config(run_dir: str, config, overrides: Sequence[str]) -> None:
   """`cfg.yaml` (full resolved config) and `overrides.yaml` (a YAML list of
   `key=value` strings, like Hydra's, that made this run)."""
   with open(os.path.join(run_dir, "cfg.yaml"), "w") as f:
-    yaml.safe_dump(config_to_dict(config), f, sort_keys=False)
+    yaml.safe_dump(to_plain(config), f, sort_keys=False)
   with open(os.path.join(run_dir, "overrides.yaml"), "w") as f:
     yaml.safe_dump(list(overrides), f, default_flow_style=False)
 
@@ -94,17 +84,8 @@ def latest_unfinished(output_root: str, name: str) -> Optional[str]:
 
 def load_config(run_dir: str):
   """`cfg.yaml` -> ConfigDict (lists back to tuples, as in configs/*.py)."""
-  import ml_collections
   path = os.path.join(run_dir, "cfg.yaml")
   if not os.path.exists(path):
     raise OutputError(f"{run_dir}: not a thesis_jax run folder (no cfg.yaml)")
   with open(path) as f:
-    raw = yaml.safe_load(f)
-
-  def conv(x):
-    if isinstance(x, dict):
-      return {k: conv(v) for k, v in x.items()}
-    if isinstance(x, list):
-      return tuple(conv(v) for v in x)
-    return x
-  return ml_collections.ConfigDict(conv(raw))
+    return from_plain(yaml.safe_load(f))
