@@ -74,14 +74,19 @@ def main():
   ap.add_argument("--epochs", type=int, default=3)
   ap.add_argument("--set", action="append", default=[],
                   help="extra dotted overrides key=value (python literal)")
+  ap.add_argument("--host_devices", type=int, default=1,
+                  help="1: split the CPU into one device per core, as the CLI does")
   ap.add_argument("--json", default="", help="also write results to this file")
   args = ap.parse_args()
 
   from thesis_jax.config_tools import apply_assignments
+  c = load_config(args.config)
+  if args.host_devices:
+    from thesis_jax.train.host_devices import configure_host_devices
+    configure_host_devices(args.batch_size)
   import jax
   import thesis_jax
 
-  c = load_config(args.config)
   c.data.path = ""
   c.data.synthetic.update(n_train=args.events, n_val=max(args.events // 10, 1000),
                           n_test=1000)

@@ -19,6 +19,8 @@ flags.mark_flags_as_required(["config"])
 
 def main(argv):
   del argv
+  from thesis_jax.train.host_devices import configure_host_devices
+  configure_host_devices(int(_CONFIG.value.phase1.trainer.batch_size))
   import thesis_jax
   result = thesis_jax.train(_CONFIG.value, config_overrides(sys.argv))
   print(f"run folder: {result.run_dir}")
