@@ -46,6 +46,13 @@ def get_config(arg: str = ""):
       "name": "mlp", "dec_hidden": (128, 128), "dropout": 0.0,
       "activation": "gelu", "globals_head": True, "globals_hidden": (32,),
       "globals_beta": 1.0})
+  # --- graph / set-transformer keys (issue 5; models/gnn.py, set_transformer.py)
+  for sub in (p.encoder, p.decoder):
+    sub.gnn_layers = 2        # message-passing / attention blocks
+    sub.gnn_hidden = 64       # node width
+    sub.attn_heads = 4        # set_transformer heads (divide gnn_hidden)
+  p.decoder.gnn_edge_dim = 4  # gnn decoder: learned edge-distance channels
+  # --- end graph keys
   p.loss = ml_collections.ConfigDict({"mask_padding": False})
   p.trainer = ml_collections.ConfigDict({
       "epochs": 10, "batch_size": 128, "lr": 1e-3, "weight_decay": 0.0,

@@ -97,7 +97,8 @@ def make_train_step(model, disc, tx: optax.GradientTransformation,
              "d_fake": weighted_mean(f_scores[0], w), "r1": r1}
     return d_loss + 0.5 * gamma * r1, stats
 
-  def g_loss_fn(params, model_state, dp, batch, rng, w_adv):
+  def forward(params, model_state, batch, rng):
+    """AE forward (train mode) -> ((AE loss, fakes), (metrics, model_state))."""
     r_model, r_codes = jax.random.split(rng)
     out, new_ms = apply_model(model, params, model_state, batch, r_model, True)
     m = batch_metrics(out, batch, globals_beta=globals_beta,
@@ -106,29 +107,32 @@ def make_train_step(model, disc, tx: optax.GradientTransformation,
     if use_codes:
       fakes.append(with_globals(codebook_draws(
           model, params, model_state, batch["ids"], r_codes), batch))
+    return (m["loss"], fakes), (m, new_ms)
+
+  def g_adv_loss(dp, fakes, batch):
     g_ev = sum(adv.g_loss(score(dp, c, batch["ids"], g)) for c, g in fakes)
-    g_loss = weighted_mean(g_ev / len(fakes), batch["weight"])
-    return m["loss"] + w_adv * g_loss, (m, new_ms, g_loss)
+    return weighted_mean(g_ev / len(fakes), batch["weight"])
 
   def train_step(state: TrainState, batch, rng):
-    r_fake, r_g = jax.random.split(rng)
-    out, _ = apply_model(model, state.params, state.model_state, batch, None,
-                         False)
-    fakes = [with_globals((out.x_hat, out.globals_hat), batch)]
-    if use_codes:
-      fakes.append(with_globals(codebook_draws(
-          model, state.params, state.model_state, batch["ids"], r_fake), batch))
-    fakes = jax.lax.stop_gradient(fakes)
+    # One generator forward serves both steps: its (stop-gradient) fakes
+    # train D, then the generator's gradient is pulled back through it
+    # against the updated D (alternating updates, one AE forward).
+    (_, fakes), pullback, (m, new_ms) = jax.vjp(
+        lambda p: forward(p, state.model_state, batch, rng), state.params,
+        has_aux=True)
     dp, d_opt = state.extra["d_params"], state.extra["d_opt"]
+    d_fakes = jax.lax.stop_gradient(fakes)
     for _ in range(int(gcfg.d_steps)):
-      d_grads, d_stats = jax.grad(d_loss_fn, has_aux=True)(dp, batch, fakes)
+      d_grads, d_stats = jax.grad(d_loss_fn, has_aux=True)(dp, batch, d_fakes)
       d_upd, d_opt = d_tx.update(d_grads, d_opt, dp)
       dp = optax.apply_updates(dp, d_upd)
 
     ramp = (jnp.minimum(state.step.astype(jnp.float32) / warmup, 1.0)
             if warmup > 0 else 1.0)
-    grads, (m, new_ms, g_loss) = jax.grad(g_loss_fn, has_aux=True)(
-        state.params, state.model_state, dp, batch, r_g, adv_weight * ramp)
+    g_loss, g_fakes = jax.value_and_grad(g_adv_loss, argnums=1)(dp, fakes, batch)
+    w_adv = jnp.asarray(adv_weight * ramp, jnp.float32)
+    (grads,) = pullback((jnp.ones((), jnp.float32),
+                         jax.tree.map(lambda g: w_adv * g, g_fakes)))
     updates, opt_state = tx.update(grads, state.opt_state, state.params)
     params = optax.apply_updates(state.params, updates)
     params = apply_pending_restarts(params, new_ms)

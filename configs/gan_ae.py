@@ -1,0 +1,34 @@
+"""Adversarial autoencoder: the thesis VQ autoencoder as the generator, a set
+discriminator judging real events against their reconstructions.
+
+Run:
+  python -m experiments.train --config configs/gan_ae.py
+On the real CMS test events:
+  python -m experiments.train --config configs/gan_ae.py \
+      --config.data.path=tests/data/cms_hzz_tokens.h5
+Options (the `gan` block, defaults in thesis_jax/train/gan_steps.py):
+  --config.gan.loss=hinge            non_saturating | hinge | least_squares
+  --config.gan.adv_weight=0.1        adversarial term vs reconstruction
+  --config.gan.r1_gamma=1.0          R1 penalty on real events
+  --config.gan.codebook_fakes=True   also judge decodings of random codes
+Graph generator: --config.phase1.encoder.name=gnn --config.phase1.decoder.name=gnn
+Smoke mode (tiny and fast): --config configs/gan_ae.py:smoke
+"""
+from configs.default import get_config as default_config
+from thesis_jax.train.gan_steps import default_gan_config
+
+
+def get_config(arg: str = ""):
+  c = default_config("smoke" if arg == "smoke" else "")
+  c.experiment.name = "gan_ae"
+  c.loop = "gan_ae"
+  c.gan = default_gan_config()
+  c.gan.update(loss="non_saturating", adv_weight=0.05, warmup_steps=200,
+               r1_gamma=1.0)
+  # With --config.logging.make_plots=True, also draw the adversarial histories.
+  c.logging.families = tuple(c.logging.families) + ("adversarial",)
+  if arg == "smoke":
+    c.gan.update(warmup_steps=10, d_hidden=32)
+  elif arg:
+    raise ValueError(f"configs/gan_ae.py: unknown variant '{arg}' (valid: smoke)")
+  return c
