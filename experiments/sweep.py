@@ -9,7 +9,7 @@
   python -m experiments.sweep --resume outputs/multiruns/exp_20250101-120000_compare_globals_heads
 
 Creates {output_root}/multiruns/exp_{stamp}_{name}/ (sweep.json, runs/, logs/).
-Exit code 0 only if every job finished. See docs/cluster.md.
+Exit code 0 only if every job finished. See README.md ("Sweeps", "Running on a cluster").
 """
 import os
 import sys

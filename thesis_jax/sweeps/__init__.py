@@ -6,7 +6,7 @@
                        [(j["job"], False) for j in sweep["jobs"]], workdir=".")
   print(sweeps.summary_table(sweep))
 
-See experiments/sweep.py for the command line and docs/cluster.md.
+See experiments/sweep.py for the command line and README.md ("Sweeps", "Running on a cluster").
 Names are imported lazily, so a job's base_config.py (which imports
 `thesis_jax.sweeps.basecfg`) loads nothing else.
 """

@@ -19,7 +19,7 @@ from typing import Any, Dict, List, Mapping, Sequence, Tuple
 from thesis_jax.config_tools import parent_of
 from thesis_jax.errors import ConfigError
 
-# Short axis name -> training key (see docs/cluster.md).
+# Short axis name -> training key (see README.md ("Sweeps", "Running on a cluster")).
 ALIASES: Dict[str, str] = {
     "latent_space": "phase1.latent_space.name",
     "encoder": "phase1.encoder.name",
