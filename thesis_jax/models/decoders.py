@@ -23,6 +23,18 @@ class GlobalsHead(nn.Module):
                name="mlp")(z.mean(axis=1), train=train)
 
 
+def globals_prediction(decoder, z, *, train: bool):
+  """The decoder's globals head on z [B,T,D] -> [B,G], or None if disabled.
+
+  Call inside a decoder's compact `__call__`; reads its `globals_head`,
+  `globals_hidden`, `num_globals` and `activation` fields.
+  """
+  if not decoder.globals_head:
+    return None
+  return GlobalsHead(tuple(decoder.globals_hidden), decoder.num_globals,
+                     decoder.activation, name="globals_head")(z, train=train)
+
+
 class MLPDecoder(nn.Module):
   """z [B,T,D] -> MLP -> x_hat [B,T,C]; plus globals_hat [B,G] if enabled."""
   cont_dim: int = 4
@@ -37,11 +49,7 @@ class MLPDecoder(nn.Module):
   def __call__(self, z, mask=None, *, train: bool = False):
     x_hat = MLP(tuple(self.hidden), self.cont_dim, self.activation,
                 self.dropout, name="mlp")(z, train=train)
-    g_hat = None
-    if self.globals_head:
-      g_hat = GlobalsHead(tuple(self.globals_hidden), self.num_globals,
-                          self.activation, name="globals_head")(z, train=train)
-    return x_hat, g_hat
+    return x_hat, globals_prediction(self, z, train=train)
 
 
 @DECODERS.register("mlp")

@@ -30,7 +30,7 @@ import flax.linen as nn
 import jax.numpy as jnp
 
 from thesis_jax.errors import ConfigError
-from thesis_jax.models.decoders import GlobalsHead
+from thesis_jax.models.decoders import globals_prediction
 from thesis_jax.models.layers import ACTIVATIONS
 from thesis_jax.models.registry import DECODERS, ENCODERS
 
@@ -187,11 +187,7 @@ class GNNDecoder(nn.Module):
     h = GraphStack(self.hidden, self.layers, self.activation, self.dropout,
                    name="graph")(h, edges, mask, train=train)
     x_hat = nn.Dense(self.cont_dim, name="out")(h)
-    g_hat = None
-    if self.globals_head:
-      g_hat = GlobalsHead(tuple(self.globals_hidden), self.num_globals,
-                          self.activation, name="globals_head")(z, train=train)
-    return x_hat, g_hat
+    return x_hat, globals_prediction(self, z, train=train)
 
 
 def require_norm(norm, name: str):

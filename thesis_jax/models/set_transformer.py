@@ -19,7 +19,7 @@ import jax
 import jax.numpy as jnp
 
 from thesis_jax.errors import ConfigError
-from thesis_jax.models.decoders import GlobalsHead
+from thesis_jax.models.decoders import globals_prediction
 from thesis_jax.models.gnn import pair_features, require_norm
 from thesis_jax.models.layers import ACTIVATIONS
 from thesis_jax.models.registry import DECODERS, ENCODERS
@@ -127,11 +127,7 @@ class SetTransformerDecoder(nn.Module):
                           self.activation, self.dropout, name="sab")(
                               h, mask, train=train)
     x_hat = nn.Dense(self.cont_dim, name="out")(h)
-    g_hat = None
-    if self.globals_head:
-      g_hat = GlobalsHead(tuple(self.globals_hidden), self.num_globals,
-                          self.activation, name="globals_head")(z, train=train)
-    return x_hat, g_hat
+    return x_hat, globals_prediction(self, z, train=train)
 
 
 @ENCODERS.register("set_transformer")
