@@ -5,7 +5,7 @@ Run (synthetic events, no data file needed):
 On a real file:
   python -m experiments.train --config configs/default.py \
       --config.data.path=tests/data/cms_hzz_tokens.h5 --config.phase1.trainer.epochs=20
-Smoke mode (tiny and fast): --config configs/default.py:smoke
+Smoke mode (fast): --config configs/default.py:smoke; a tiny model: :tiny
 
 Keys mirror the original thesis-ml (spec §2) so facts and reports line up.
 """
@@ -73,10 +73,18 @@ def get_config(arg: str = ""):
       "coordinator_address": "", "num_processes": 0, "process_id": -1,
       "initialize": False})
 
-  if arg == "smoke":
+  if arg == "tiny":   # the test suite's and sweep smoke tests' small model
+    c.data.synthetic.update(n_train=512, n_val=256, n_test=256)
+    p.encoder.enc_hidden = (32, 32)
+    p.decoder.dec_hidden = (32, 32)
+    p.latent_space.update(latent_dim=8, codebook_size=32, kmeans_samples=512,
+                          restart_after=4)
+    p.trainer.update(epochs=2, batch_size=64, eval_batch_size=256,
+                     steps_per_dispatch=4)
+  elif arg == "smoke":
     c.data.synthetic.update(n_train=2048, n_val=512, n_test=512)
     p.trainer.epochs = 2
     p.latent_space.kmeans_samples = 2048
   elif arg:
-    raise ValueError(f"configs/default.py: unknown variant '{arg}' (valid: smoke)")
+    raise ValueError(f"configs/default.py: unknown variant '{arg}' (valid: smoke, tiny)")
   return c

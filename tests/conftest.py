@@ -15,14 +15,7 @@ def tiny_config(output_root, **updates):
   `updates` are dotted keys: tiny_config(tmp, **{"phase1.trainer.epochs": 3}).
   """
   from configs.default import get_config
-  c = get_config()
-  c.data.synthetic.update(n_train=512, n_val=256, n_test=256)
-  c.phase1.encoder.enc_hidden = (32, 32)
-  c.phase1.decoder.dec_hidden = (32, 32)
-  c.phase1.latent_space.update(latent_dim=8, codebook_size=32,
-                               kmeans_samples=512, restart_after=4)
-  c.phase1.trainer.update(epochs=2, batch_size=64, eval_batch_size=256,
-                          steps_per_dispatch=4)
+  c = get_config("tiny")
   c.logging.output_root = str(output_root)
   c.logging.progress = False
   for k, v in updates.items():
