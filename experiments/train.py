@@ -7,7 +7,7 @@
 """
 import sys
 
-from absl import app, flags
+from absl import flags
 from ml_collections import config_flags
 
 from thesis_jax.cli import config_overrides, run_main

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from conftest import CMS_H5, tiny_config
-from thesis_jax.data import Normalizer, eval_stack, join_rows, load_dataset, split_rows, train_stack
+from thesis_jax.data import Normalizer, eval_stack, join_rows, load_dataset, train_stack
 from thesis_jax.data import synthetic
 from thesis_jax.data.h5 import read_splits
 from thesis_jax.errors import DataError

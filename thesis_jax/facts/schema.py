@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime
+import json
 import math
 import os
 import socket
@@ -101,6 +102,20 @@ def build_event(moment: str, run_dir: str, *, meta: Mapping[str, Any],
       raise ValueError(f"extra facts field '{k}' shadows a schema field")
     ev[k] = v
   return ev
+
+
+def iter_events(run_dir: str):
+  """Yields the parsed objects of `{run_dir}/facts/events.jsonl` in order,
+  skipping a torn (half-written) line from a hard kill; nothing if absent."""
+  path = os.path.join(run_dir, "facts", "events.jsonl")
+  if not os.path.exists(path):
+    return
+  with open(path, encoding="utf-8") as f:
+    for line in f:
+      try:
+        yield json.loads(line)
+      except json.JSONDecodeError:
+        continue
 
 
 def scalars_header(metric_keys: Sequence[str]) -> list:

@@ -12,7 +12,7 @@ import json
 import os
 from typing import Any, Dict, Mapping, Optional, Sequence
 
-from thesis_jax.facts.schema import format_cell, scalars_header
+from thesis_jax.facts.schema import format_cell, iter_events, scalars_header
 
 
 class FactsWriter:
@@ -68,17 +68,10 @@ class FactsWriter:
     if not self.enabled:
       return
     if os.path.exists(self.events_path):
-      keep = []
-      with open(self.events_path, encoding="utf-8") as f:
-        for line in f:
-          try:
-            ev = json.loads(line)
-          except json.JSONDecodeError:
-            continue   # a torn last line from a hard kill
-          if ev.get("moment") == "on_start" or (
-              ev.get("moment") == "on_epoch_end" and ev.get("epoch") is not None
-              and ev["epoch"] <= epoch):
-            keep.append(json.dumps(ev) + "\n")
+      keep = [json.dumps(ev) + "\n" for ev in iter_events(self.run_dir)
+              if ev.get("moment") == "on_start" or (
+                  ev.get("moment") == "on_epoch_end"
+                  and ev.get("epoch") is not None and ev["epoch"] <= epoch)]
       _atomic_write(self.events_path, "".join(keep))
     if os.path.exists(self.scalars_path):
       with open(self.scalars_path, encoding="utf-8", newline="") as f:

@@ -1,7 +1,7 @@
 """Assembly: encoder -> bottleneck -> decoder, built from `config.phase1`."""
 from __future__ import annotations
 
-from typing import Any, NamedTuple, Optional
+from typing import Any, NamedTuple
 
 import flax.linen as nn
 import jax.numpy as jnp

@@ -12,7 +12,7 @@ import dataclasses
 import os
 import re
 import shlex
-from typing import Callable, Dict, List, Sequence, Tuple
+from typing import Callable, List, Sequence, Tuple
 
 from thesis_jax.errors import ConfigError
 from thesis_jax.registry import Registry

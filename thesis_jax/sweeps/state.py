@@ -20,6 +20,7 @@ import os
 from typing import Any, Dict, Optional
 
 from thesis_jax.errors import OutputError
+from thesis_jax.facts.schema import iter_events
 from thesis_jax.train import rundir
 
 SWEEP_JSON = "sweep.json"
@@ -71,25 +72,17 @@ def run_outcome(run_dir: str) -> Dict[str, Any]:
   """From a run's facts: finished?, best val loss, total training time."""
   out: Dict[str, Any] = {"finished": False, "best_val_loss": None,
                          "total_time_s": None}
-  path = os.path.join(run_dir, "facts", "events.jsonl")
-  if not os.path.exists(path):
-    return out
-  with open(path) as f:
-    for line in f:
-      try:
-        ev = json.loads(line)
-      except json.JSONDecodeError:
-        continue
-      if ev.get("moment") == "on_epoch_end":
-        v = ev.get("val_loss")
-        if v is not None and (out["best_val_loss"] is None
-                              or v < out["best_val_loss"]):
-          out["best_val_loss"] = v
-        out["total_time_s"] = ev.get("total_time_s")
-      elif ev.get("moment") == "on_train_end":
-        out["finished"] = True
-        out["best_val_loss"] = ev.get("best_val_loss", out["best_val_loss"])
-        out["total_time_s"] = ev.get("total_time_s")
+  for ev in iter_events(run_dir):
+    if ev.get("moment") == "on_epoch_end":
+      v = ev.get("val_loss")
+      if v is not None and (out["best_val_loss"] is None
+                            or v < out["best_val_loss"]):
+        out["best_val_loss"] = v
+      out["total_time_s"] = ev.get("total_time_s")
+    elif ev.get("moment") == "on_train_end":
+      out["finished"] = True
+      out["best_val_loss"] = ev.get("best_val_loss", out["best_val_loss"])
+      out["total_time_s"] = ev.get("total_time_s")
   return out
 
 

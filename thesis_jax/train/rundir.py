@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import datetime
 import glob
-import json
 import os
 from typing import Optional, Sequence
 
@@ -11,6 +10,7 @@ import yaml
 
 from thesis_jax.config_tools import from_plain, to_plain
 from thesis_jax.errors import OutputError
+from thesis_jax.facts.schema import iter_events
 
 
 def timestamp() -> str:
@@ -60,17 +60,8 @@ def read_overrides(run_dir: str) -> list:
 
 
 def is_finished(run_dir: str) -> bool:
-  path = os.path.join(run_dir, "facts", "events.jsonl")
-  if not os.path.exists(path):
-    return False
-  with open(path) as f:
-    for line in f:
-      try:
-        if json.loads(line).get("moment") == "on_train_end":
-          return True
-      except json.JSONDecodeError:
-        pass
-  return False
+  """True once the run's facts hold `on_train_end`."""
+  return any(ev.get("moment") == "on_train_end" for ev in iter_events(run_dir))
 
 
 def latest_unfinished(output_root: str, name: str) -> Optional[str]:

@@ -8,12 +8,10 @@ loop (`loop.reconstruct`, DDIM with the EMA weights) and is skipped without it.
 """
 from __future__ import annotations
 
-import json
-import os
-
 import numpy as np
 import matplotlib
 
+from thesis_jax.facts.schema import iter_events
 from thesis_jax.monitoring.figures import epoch_axis, has_data, maybe_log_y, new_figure, values
 from thesis_jax.monitoring.registry import FAMILIES
 
@@ -24,16 +22,9 @@ _JITTED = {}
 def _levels(ctx):
   """-> [(epoch, t_frac [K], loss [K])] from events.jsonl (+ this payload)."""
   out = {}
-  path = os.path.join(ctx.run_dir, "facts", "events.jsonl")
-  if os.path.exists(path):
-    with open(path) as f:
-      for line in f:
-        try:
-          e = json.loads(line)
-        except ValueError:
-          continue
-        if e.get("moment") == "on_epoch_end" and e.get("diffusion_loss_vs_t"):
-          out[e["epoch"]] = e["diffusion_loss_vs_t"]
+  for e in iter_events(ctx.run_dir):
+    if e.get("moment") == "on_epoch_end" and e.get("diffusion_loss_vs_t"):
+      out[e["epoch"]] = e["diffusion_loss_vs_t"]
   if ctx.payload.get("diffusion_loss_vs_t"):
     out[ctx.epoch] = ctx.payload["diffusion_loss_vs_t"]
   return [(ep, np.asarray(v["t_frac"], float), values(v["loss"]))
