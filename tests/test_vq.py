@@ -21,13 +21,13 @@ def np_reference(z, mask, codebook, cs, ema_w, decay=0.99, eps=1e-5, beta=0.25):
   commit = beta * ((flat - zq) ** 2).mean()
   onehot = np.eye(K)[idx] * m[:, None]
   counts = onehot.sum(0)
-  cs = cs * decay + (1 - decay) * counts
+  cs = cs * decay + (1 - decay) * counts            # raw EMA count (the state)
   n = cs.sum()
-  cs = (cs + eps) / (n + K * eps) * n
+  smoothed = (cs + eps) / (n + K * eps) * n         # only to form the codebook
   ema_w = ema_w * decay + (1 - decay) * onehot.T @ flat
   p = counts / counts.sum()
   perp = np.exp(-(p * np.log(p + 1e-10)).sum())
-  return idx, zq, commit, cs, ema_w, ema_w / cs[:, None], perp
+  return idx, zq, commit, cs, ema_w, ema_w / smoothed[:, None], perp
 
 
 @pytest.fixture
@@ -64,6 +64,44 @@ def test_ema_step_matches_numpy(setup):
   np.testing.assert_allclose(np.asarray(ns["codebook"]), cb, rtol=1e-4, atol=1e-6)
   np.testing.assert_allclose(float(aux["perplex"]), perp, rtol=1e-5)
   assert float(aux["codebook_tok"].sum()) == 0.0   # EMA: no codebook loss
+
+
+def test_ema_multi_step_closed_form_with_dead_codes():
+  """S steps on one batch whose assignments stay fixed: raw count and EMA sum
+  follow c_S = d^S c_0 + (1 - d^S) counts, w_S likewise, and the codebook is
+  w_S / smooth(c_S) -- smoothing never compounds, dead codes decay like d^S."""
+  rng = np.random.default_rng(4)
+  k, d, decay, eps = 8, 2, 0.9, 1e-5
+  centers = np.array([[5.0, 0], [0, 5.0], [-5.0, 0]])     # codes 0-2 live
+  lab = rng.integers(0, 3, 60)
+  z = (centers[lab] + 0.05 * rng.normal(size=(60, 2))).astype(np.float32)
+  cb0 = np.concatenate([centers, 100 + rng.normal(size=(k - 3, 2))]).astype(np.float32)
+  c0 = rng.uniform(0.5, 2.0, k).astype(np.float32)        # dead codes 3-7 too
+  w0 = (cb0 * c0[:, None]).astype(np.float32)
+  vq = VectorQuantizer(codebook_size=k, dim=d, ema=True, decay=decay, eps=eps)
+  x, m = jnp.asarray(z)[None], jnp.ones((1, 60), bool)
+  v = vq.init(jax.random.PRNGKey(0), x, m)
+  v = {"vq_stats": dict(v["vq_stats"], codebook=jnp.asarray(cb0),
+                        ema_w=jnp.asarray(w0), cluster_size=jnp.asarray(c0))}
+  step = jax.jit(lambda v: vq.apply(v, x, m, train=True, mutable=["vq_stats"])[1])
+  counts = np.bincount(lab, minlength=k).astype(np.float64)
+  sums = np.zeros((k, d))
+  np.add.at(sums, lab, z.astype(np.float64))
+  for s in range(1, 51):
+    v = step(v)
+    if s in (1, 5, 50):
+      f = decay ** s
+      c = f * c0 + (1 - f) * counts
+      w = f * w0 + (1 - f) * sums
+      n = c.sum()
+      cb = w / ((c + eps) / (n + k * eps) * n)[:, None]
+      st = v["vq_stats"]
+      np.testing.assert_allclose(np.asarray(st["cluster_size"]), c, rtol=1e-5)
+      np.testing.assert_allclose(np.asarray(st["ema_w"]), w, rtol=1e-5, atol=1e-6)
+      np.testing.assert_allclose(np.asarray(st["codebook"]), cb, rtol=1e-4)
+  # Dead codes: count decayed to d^50 c_0 (~5e-3 c_0), not held up by eps.
+  np.testing.assert_allclose(np.asarray(v["vq_stats"]["cluster_size"])[3:],
+                             decay ** 50 * c0[3:], rtol=1e-4)
 
 
 def test_padding_excluded_from_statistics(setup):

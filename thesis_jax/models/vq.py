@@ -2,8 +2,9 @@
 
 Original behaviour (spec §2): nearest code by squared distance; commitment loss
 `beta * mse(z_e, sg(z_q))`; straight-through `z_q = z_e + sg(z_q - z_e)`; EMA
-codebook with decay and Laplace-smoothed cluster sizes
-`(count + eps) / (n + K*eps) * n`, codebook = ema_weight / cluster_size, and
+codebook with decay: the state is the raw EMA count n_k (`cluster_size`) and
+the EMA sum (`ema_w`); codebook = ema_w / ((n_k + eps) / (n + K*eps) * n),
+the Laplace smoothing applied only there (never stored), and
 codebook loss 0 (or `mse(sg(z_e), z_q)` without EMA); perplexity of the batch's
 code usage.
 
@@ -17,6 +18,13 @@ in the mutable `vq_stats` collection; non-EMA mode keeps `codebook` in
 `params`. Both keep `unused [K]` (steps since last use) in `vq_stats`; the
 non-EMA mode also `restart_rows [K,D]`/`restart_mask [K]`, applied to the
 params after the optimizer update by `apply_pending_restarts`.
+
+Checkpoints written before the smoothing fix (Dec 2026) hold the smoothed
+count under `cluster_size`; they restore unchanged and are read as raw counts.
+That state differs from the raw count by less than eps per code (live codes)
+or holds a too-large count for dead codes (~1e-3 instead of ~eps), which the
+decay removes within a few hundred steps; the codebook itself is stored and
+restores exactly.
 """
 from __future__ import annotations
 
@@ -63,14 +71,24 @@ def sample_rows(key, flat, w, k: int):
   return flat[jnp.clip(idx, 0, flat.shape[0] - 1)]
 
 
+def smoothed_counts(count, eps):
+  """Laplace-smoothed cluster sizes `(n_k + eps) / (n + K*eps) * n` of the raw
+  EMA counts count [K]; sums to the same n, never 0."""
+  n = count.sum()
+  return (count + eps) / (n + count.shape[0] * eps) * n
+
+
 def ema_update(cluster_size, ema_w, counts, sums, decay, eps):
-  """One EMA step with Laplace smoothing -> (cluster_size, ema_w, codebook)."""
-  k = cluster_size.shape[0]
+  """One EMA step -> (cluster_size, ema_w, codebook).
+
+  cluster_size [K] is the raw EMA count (the state); the Laplace smoothing is
+  applied only when forming the codebook, as in the original. Storing the
+  smoothed count instead would smooth it again every step (it compounds:
+  dead codes then keep ~1e-3 instead of ~eps).
+  """
   cs = cluster_size * decay + (1.0 - decay) * counts
-  n = cs.sum()
-  cs = (cs + eps) / (n + k * eps) * n
   ema_w = ema_w * decay + (1.0 - decay) * sums
-  return cs, ema_w, ema_w / cs[:, None]
+  return cs, ema_w, ema_w / smoothed_counts(cs, eps)[:, None]
 
 
 class VectorQuantizer(nn.Module):
