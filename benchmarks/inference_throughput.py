@@ -10,7 +10,7 @@ freshly initialised (the cost of a forward pass does not depend on the weight
 values) or, with `--train_epochs N`, trained N epochs on 20k synthetic events
 and restored from its checkpoint like a report does. It then scores
 `--events` synthetic events (normalised with the model's statistics) through
-`thesis_jax.reports.inference.forward.Scorer`, the code path the report uses.
+`thesis_jax.train.batched.Scorer`, the code path the report uses.
 Batch size, batches per call and host threads default to the report's
 (configs/reports/inference_defaults.py). Prints compile time (once per
 shape), events/s per batch size (best of `--repeats` passes, compile
@@ -77,7 +77,7 @@ def main():
     jax.config.update("jax_num_cpu_devices", args.cpu_devices)
   from benchmarks.train_throughput import load_config
   from thesis_jax.data import synthetic
-  from thesis_jax.reports.inference.forward import Scorer
+  from thesis_jax.train.batched import Scorer
   from thesis_jax.config_tools import apply_assignments
 
   c = load_config(args.config)

@@ -87,7 +87,7 @@ def test_scorer_batching_matches_one_batch(trained):
   """Batch/step padding (weight-0 rows) changes no score."""
   import jax
   from thesis_jax.data.h5 import read_split
-  from thesis_jax.reports.inference.forward import Scorer
+  from thesis_jax.train.batched import Scorer
   _, run, _ = trained
   ev = run.norm.apply(read_split(CMS_H5, "X_test", 18, limit=100))
   full = {"ids": ev.ids, "cont": ev.cont, "globals": ev.globals,
@@ -152,12 +152,24 @@ def test_run_inference_end_to_end_with_anomaly_file(trained, tmp_path):
   f = [r for r in e["anomaly"] if r["kind"] == "file"]
   assert len(f) == 1 and f[0]["strategy"] == "other_process.h5"
   assert f[0]["dataset"] == "events" and f[0]["n_anomalous"] == 300
-  assert len(s["figures"]) == 3
+  assert len(s["figures"]) == 4 and any("roc_by_score" in f for f in s["figures"])
+  for r in e["anomaly"]:                            # baselines + intervals
+    assert {"baseline_multiplicity", "baseline_type_counts",
+            "baseline_met"} <= set(r["auroc_by_score"])
+    for name, v in r["auroc_by_score"].items():
+      lo, hi = r["auroc_ci_by_score"][name]
+      assert v is None or lo <= v <= hi
+  drop = [r for r in e["anomaly"] if r["strategy"] == "drop_tokens"][0]
+  assert drop["auroc_by_score"]["baseline_multiplicity"] != 0.5
+  noise = [r for r in e["anomaly"] if r["strategy"] == "gaussian_noise"][0]
+  assert noise["auroc_by_score"]["baseline_type_counts"] == 0.5
+  assert noise["auroc_ci"][0] < noise["auroc"] < noise["auroc_ci"][1]
   import matplotlib.image as mpimg
   for rel in s["figures"]:
     img = mpimg.imread(out / rel)
     assert img.shape[0] > 200 and img.shape[1] > 200 and img.std() > 0
-  assert "other_process.h5=" in text_summary(s) and "skipped" in s["text"]
+  assert "other_process.h5:" in text_summary(s) and "skipped" in s["text"]
+  assert "base:met=" in s["text"] and "bootstrap interval" in s["text"]
 
 
 def test_bad_anomaly_file_is_a_data_error(trained, tmp_path):

@@ -22,7 +22,11 @@ def inference_config() -> ml_collections.ConfigDict:
   c.host_threads = 2            # Python threads issuing calls concurrently
                                 # (~1.3x on 2 CPU cores; 1 = serial)
   c.score = "mse"               # mse | mae | mse_real | mae_real | mse_globals | loss
-  c.seed = 0                    # corruption random streams
+                                # | baseline_multiplicity | baseline_type_counts
+                                # | baseline_met (model-free, always reported)
+  c.seed = 0                    # corruption random streams and bootstrap
+  c.bootstrap = 200             # AUROC bootstrap replicates (0 = no interval)
+  c.ci_level = 0.95             # central bootstrap interval
   c.tie_rtol = 1e-5             # paired scores within this relative difference
                                 # are ties (float rounding, e.g. token order)
   c.hist_bins = 60

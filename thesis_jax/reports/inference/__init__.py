@@ -134,11 +134,40 @@ def _notes(summary: Dict, strategies) -> List[str]:
   return notes
 
 
+def _fmt_auc(v, ci) -> str:
+  if v is None:
+    return "n/a"
+  if not ci or ci[0] is None:
+    return f"{v:.3f}"
+  return f"{v:.3f}[{ci[0]:.2f},{ci[1]:.2f}]"
+
+
+def _wrap(parts: List[str], indent: str, width: int, more: str = "  "
+          ) -> List[str]:
+  """Joins `parts` into lines of at most `width`; continuation lines are
+  indented by `more` extra spaces."""
+  lines, line = [], indent
+  for p in parts:
+    if len(line) + len(p) + 2 > width and line.strip():
+      lines.append(line.rstrip())
+      line = indent + more
+    line += p + "  "
+  if line.strip():
+    lines.append(line.rstrip())
+  return lines
+
+
 def text_summary(summary: Dict, width: int = 78) -> str:
-  """A few lines per run: clean score and AUROC per strategy (largest
-  strength) and per anomaly file, for the report's one-screen summary."""
+  """A few lines per run: clean score, then per strategy (largest strength)
+  and per anomaly file the AUROC [bootstrap interval] of every score,
+  learned scores first, then the model-free baselines."""
+  level = None
+  for e in summary["runs"]:
+    for r in e.get("anomaly", []):
+      level = r.get("ci_level", level)
   lines = [f"inference on split '{summary['split']}', score "
-           f"'{summary['score']}' (AUROC, anomalous vs clean):"]
+           f"'{summary['score']}' (AUROC anomalous vs clean"
+           + (f", [{100 * level:g}% bootstrap interval]" if level else "") + "):"]
   for e in summary["runs"]:
     if e.get("skipped"):
       lines.append(f"  {e['label']}: skipped ({e['note'].split(':')[0]})")
@@ -152,17 +181,13 @@ def text_summary(summary: Dict, width: int = 78) -> str:
       if r["kind"] == "file" or r["strategy"] not in best or \
           (r["strength"] or 0) >= (best[r["strategy"]]["strength"] or 0):
         best[r["strategy"]] = r
-    parts = []
     for k, r in best.items():
       at = "" if r["strength"] is None else f"@{r['strength']:g}"
-      val = "n/a" if r["auroc"] is None else f"{r['auroc']:.3f}"
-      parts.append(f"{k}{at}={val}")
-    line = "    "
-    for p in parts:
-      if len(line) + len(p) + 2 > width:
-        lines.append(line.rstrip())
-        line = "    "
-      line += p + "  "
-    if parts:
-      lines.append(line.rstrip())
+      by = r.get("auroc_by_score") or {summary["score"]: r["auroc"]}
+      cis = r.get("auroc_ci_by_score") or {}
+      order = sorted(by, key=lambda n: (n.startswith("baseline_"),
+                                        n != summary["score"]))
+      parts = [f"{n.replace('baseline_', 'base:')}={_fmt_auc(by[n], cis.get(n))}"
+               for n in order if by[n] is not None]
+      lines += _wrap([f"{k}{at}:"] + parts, "    ", width)
   return "\n".join(lines)

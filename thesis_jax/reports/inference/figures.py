@@ -67,6 +67,46 @@ def roc_figure(path: str, title: str, groups: Dict[str, List[dict]],
   return _save(plt, fig, path)
 
 
+def score_roc_figure(path: str, title: str, clean: Dict[str, np.ndarray],
+                     panels: List[dict]) -> str:
+  """Learned scores against the model-free baselines: one panel per
+  anomalous sample, one ROC per score (baselines dashed), AUROC and its
+  bootstrap interval in the legend. Log eps_B axis: the low-eps_B corner
+  is where a trigger-level selection works.
+
+  clean: {score: clean scores [N]}; panels: [{"label", "anom" {score:
+  anomalous scores}, "rec" (the sample's record: auroc_by_score,
+  auroc_ci_by_score)}].
+  """
+  plt, fig, axes = _grid(len(panels))
+  names = [k for k in clean if np.isfinite(clean[k]).all()]
+  cmap = plt.get_cmap("tab10")
+  for ax, p in zip(axes, panels):
+    for i, name in enumerate(names):
+      auc = p["rec"]["auroc_by_score"].get(name)
+      a = np.asarray(p["anom"][name], np.float64)
+      if auc is None or not np.isfinite(a).all():
+        continue
+      eb, es, _ = metrics.roc_curve(clean[name], a)
+      ci = p["rec"].get("auroc_ci_by_score", {}).get(name) or [None, None]
+      band = "" if ci[0] is None else f" [{ci[0]:.2f}, {ci[1]:.2f}]"
+      base = name.startswith("baseline_")
+      ax.step(eb, es, where="post", lw=1.2 if base else 1.7,
+              ls="--" if base else "-", color=cmap(i % 10),
+              label=f"{name}  {auc:.3f}{band}")
+    n = max(int(p["rec"]["n_clean"]), 1)
+    x = np.geomspace(1.0 / n, 1.0, 50)
+    ax.plot(x, x, ls=":", color="grey", lw=1, label="chance")
+    ax.set(xscale="log", xlim=(1.0 / n, 1.0), ylim=(0, 1.01), title=p["label"],
+           xlabel="clean events flagged  ε_B", ylabel="anomalous flagged  ε_S")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=6, loc="upper left", title="AUROC [bootstrap CI]",
+              title_fontsize=6)
+  fig.suptitle(f"{title}\nlearned scores (solid) vs model-free baselines "
+               "(dashed)", fontsize=10)
+  return _save(plt, fig, path)
+
+
 def histogram_figure(path: str, title: str, groups: Dict[str, dict],
                      clean: np.ndarray, score: str, bins: int = 60) -> str:
   """One panel per strategy: clean vs anomalous score distributions (log x,

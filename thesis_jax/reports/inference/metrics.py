@@ -1,5 +1,7 @@
 """Anomaly metrics in numpy: AUROC (rank-based, ties count 1/2), ROC curve,
-background rejection, paired tie snapping.
+background rejection, signal efficiency at fixed background efficiency, the
+significance-improvement curve eps_S / sqrt(eps_B), paired tie snapping.
+Bootstrap intervals: `bootstrap.py`.
 
 Convention: "background" = clean events (label 0), "signal" = anomalous
 events (label 1); a higher score means "more anomalous". eps_S / eps_B are
@@ -84,16 +86,55 @@ def snap_paired_ties(clean: np.ndarray, anomalous: np.ndarray,
   return np.where(tied, c, a), tied
 
 
+# A working point at eps_B needs at least this many clean events above the
+# threshold; with fewer the eps_B estimate is mostly Poisson noise.
+MIN_CLEAN_PASS = 10
+EPS_B_TARGETS = (1e-1, 1e-2)
+
+
+def eps_s_at(eps_b: np.ndarray, eps_s: np.ndarray, target: float) -> float:
+  """Largest eps_S of the ROC points with eps_B <= target."""
+  ok = eps_b <= target + 1e-12
+  return float(eps_s[ok].max()) if ok.any() else 0.0
+
+
+def sic_curve(eps_b: np.ndarray, eps_s: np.ndarray, n_clean: int,
+              min_pass: int = MIN_CLEAN_PASS) -> Tuple[np.ndarray, np.ndarray]:
+  """Significance improvement eps_S / sqrt(eps_B) at the ROC points where at
+  least `min_pass` clean events pass (eps_B >= min_pass / n_clean).
+  -> (eps_s, sic), both [P] (empty when no point qualifies)."""
+  ok = eps_b * n_clean >= min_pass - 1e-9
+  return eps_s[ok], eps_s[ok] / np.sqrt(eps_b[ok])
+
+
 def summarize(clean: np.ndarray, anomalous: np.ndarray,
               n_roc_points: int = 101) -> Dict:
-  """AUROC, eps_B and rejection at eps_S = 30 % / 50 %, and the ROC curve
-  resampled at `n_roc_points` eps_S values (for JSON and figures)."""
+  """AUROC; eps_B and rejection at eps_S = 30 % / 50 %; eps_S at eps_B =
+  1e-1 / 1e-2 (None, with a note, when fewer than MIN_CLEAN_PASS clean
+  events would pass); the maximum of eps_S / sqrt(eps_B) (same rule) and
+  the ROC and SIC curves resampled at `n_roc_points` eps_S values."""
   eb, es, _ = roc_curve(clean, anomalous)
-  out = {"auroc": auroc(clean, anomalous)}
+  n_clean = int(np.asarray(clean).size)
+  out = {"auroc": auroc(clean, anomalous), "notes": []}
   for pct in (30, 50):
     e = eps_b_at(eb, es, pct / 100.0)
     out[f"eps_b_{pct}"] = e
     out[f"rejection_{pct}"] = rejection(e)
+  for target in EPS_B_TARGETS:
+    key = f"eps_s_at_eps_b_{target:g}"
+    need = int(np.ceil(MIN_CLEAN_PASS / target))
+    if n_clean >= need:
+      out[key] = eps_s_at(eb, es, target)
+    else:
+      out[key] = None
+      out["notes"].append(f"eps_S at eps_B={target:g} needs >= {need} clean "
+                          f"events ({MIN_CLEAN_PASS} passing), have {n_clean}")
+  ses, sic = sic_curve(eb, es, n_clean)
+  if sic.size:
+    i = int(np.argmax(sic))
+    out["sic_max"], out["sic_max_eps_s"] = float(sic[i]), float(ses[i])
+  else:
+    out["sic_max"] = out["sic_max_eps_s"] = None
   grid = np.linspace(0.0, 1.0, n_roc_points)
   out["roc"] = {"eps_s": grid.round(6).tolist(),
                 "eps_b": [eps_b_at(eb, es, g) for g in grid]}

@@ -20,8 +20,9 @@ from thesis_jax.data import h5
 from thesis_jax.data.layout import Events
 from thesis_jax.data.pipeline import SPLITS, load_raw
 from thesis_jax.errors import ConfigError, DataError
-from thesis_jax.reports.inference import corruptions, figures, metrics
-from thesis_jax.reports.inference.forward import Scorer, timed
+from thesis_jax.reports.inference import bootstrap, corruptions, figures, metrics
+from thesis_jax.reports.inference.baselines import Baselines
+from thesis_jax.train.batched import Scorer, timed
 
 PERM_CHECK_EVENTS = 2048
 SHUFFLE_NOTE = (
@@ -73,22 +74,28 @@ def _score_means(scores: Dict[str, np.ndarray]) -> Dict:
   return {k: _finite(np.mean(v)) for k, v in scores.items()}
 
 
-def _record(kind, name, strength, label, clean, anom, primary, rtol,
+def _record(kind, name, strength, label, clean, anom, primary, cfg,
             changed=None):
-  """Metrics of one anomalous sample against the clean scores."""
+  """Metrics of one anomalous sample against the clean scores: every score's
+  AUROC with a seeded bootstrap interval (paired resampling for corruptions),
+  and the primary score's efficiencies, SIC and ROC."""
   tied = None
-  by_score = {}
+  by_score, ci_by_score = {}, {}
+  rtol = float(cfg.tie_rtol)
+  n_boot, level = int(cfg.get("bootstrap", 200)), float(cfg.get("ci_level", 0.95))
   prim_scores = np.asarray(anom[primary], np.float64)
   for key in clean:
     c, a = clean[key], np.asarray(anom[key], np.float64)
     if not (np.isfinite(c).all() and np.isfinite(a).all()):
-      by_score[key] = None
+      by_score[key] = ci_by_score[key] = None
       continue
     if changed is not None:                # paired: snap float-rounding ties
       a, t = metrics.snap_paired_ties(c, a, rtol)
       if key == primary:
         prim_scores, tied = a, t
     by_score[key] = metrics.auroc(c, a)
+    ci_by_score[key] = bootstrap.auroc_interval(
+        c, a, n_boot, int(cfg.seed), level, paired=changed is not None)["auroc_ci"]
   rec = {"kind": kind, "strategy": name, "strength": strength, "label": label,
          "n_clean": int(clean[primary].size), "n_anomalous": int(prim_scores.size),
          "mean_score": _finite(np.mean(prim_scores)),
@@ -98,15 +105,19 @@ def _record(kind, name, strength, label, clean, anom, primary, rtol,
   else:
     rec.update({"auroc": None, "note": f"score '{primary}' is not finite"})
   rec["auroc"] = _finite(rec["auroc"])
+  rec["auroc_ci"] = ci_by_score.get(primary) or [None, None]
+  rec["ci_level"], rec["n_boot"] = level, n_boot
   rec["auroc_by_score"] = {k: _finite(v) for k, v in by_score.items()}
+  rec["auroc_ci_by_score"] = ci_by_score
   if changed is not None:
     rec["frac_events_changed"] = float(np.mean(changed))
     rec["frac_scores_tied"] = float(np.mean(tied)) if tied is not None else None
   return rec, prim_scores
 
 
-def _load_split(loaded, cfg) -> Tuple[Events, str]:
-  """Raw events of `inference.split` from the run's data (or data_path)."""
+def _load_split(loaded, cfg) -> Tuple[Events, str, Events]:
+  """-> (raw events of `inference.split`, source, raw train split) from the
+  run's data (or data_path)."""
   split = str(cfg.split)
   if split not in SPLITS:
     raise ConfigError(f"inference.split must be one of {', '.join(SPLITS)}, "
@@ -120,7 +131,7 @@ def _load_split(loaded, cfg) -> Tuple[Events, str]:
   n = int(cfg.get("max_events", 0) or 0)
   if n > 0:
     ev = ev.take(np.arange(min(n, len(ev))))
-  return ev, source
+  return ev, source, raw["train"]
 
 
 def _check_events(ev: Events, loaded, where: str) -> None:
@@ -179,12 +190,14 @@ def evaluate_run(run_dir: str, label: str, cfg, fig_dir: str) -> Dict:
     entry.update(skipped=True, note=f"loop '{loaded.config.loop}' provides no "
                  "score_step: no per-event scores")
     return entry
-  raw, source = _load_split(loaded, cfg)
+  raw, source, train_raw = _load_split(loaded, cfg)
+  base = Baselines.fit(train_raw)
   _check_events(raw, loaded, f"{source}:{cfg.split}")
   files = read_anomaly_files(cfg, loaded)
   scorer = Scorer(step, loaded.state, int(cfg.batch_size),
                   int(cfg.steps_per_dispatch), int(cfg.get("host_threads", 1)))
   clean, speed = timed(scorer, loaded.norm.apply(raw))
+  clean.update(base.score(raw))
   primary, rtol, seed = str(cfg.score), float(cfg.tie_rtol), int(cfg.seed)
   if primary not in clean:
     raise ConfigError(f"inference.score '{primary}' is not a score of loop "
@@ -194,13 +207,13 @@ def evaluate_run(run_dir: str, label: str, cfg, fig_dir: str) -> Dict:
                events_per_s=float(speed), compile_s=float(scorer.compile_s))
   entry["permutation_check"] = _permutation_check(
       scorer, loaded, raw, clean, primary, seed, rtol)
-  records, roc_groups, hist_groups = [], {}, {}
+  records, roc_groups, hist_groups, panels = [], {}, {}, {}
   for name, strengths in strategy_list(cfg):
     for s in strengths:
       bad = corruptions.apply(name, raw, s, seed)
-      anom = scorer(loaded.norm.apply(bad))
+      anom = dict(scorer(loaded.norm.apply(bad)), **base.score(bad))
       rec, prim = _record("corruption", name, s, f"strength {s:g}", clean, anom,
-                          primary, rtol, changed=_changed(raw, bad))
+                          primary, cfg, changed=_changed(raw, bad))
       if name == "token_shuffle" and entry["permutation_check"][
           "permutation_invariant"]:
         rec["note"] = "sanity check: permutation-invariant model, AUROC 0.5 exact"
@@ -208,16 +221,18 @@ def evaluate_run(run_dir: str, label: str, cfg, fig_dir: str) -> Dict:
       roc_groups.setdefault(name, []).append(
           {"label": rec["label"], "scores": prim, "auroc": rec["auroc"] or math.nan})
       hist_groups[name] = {"label": f"{name} {s:g}", "scores": prim}
+      panels[name] = {"label": f"{name} @ {s:g}", "anom": anom, "rec": rec}
   for path, ds, ev in files:
     fname = os.path.basename(path)
-    anom = scorer(loaded.norm.apply(ev))
+    anom = dict(scorer(loaded.norm.apply(ev)), **base.score(ev))
     rec, prim = _record("file", fname, None, f"{fname}:{ds}", clean, anom,
-                        primary, rtol)
+                        primary, cfg)
     rec["path"], rec["dataset"] = path, ds
     records.append(rec)
     roc_groups.setdefault("anomaly files", []).append(
         {"label": fname, "scores": prim, "auroc": rec["auroc"] or math.nan})
     hist_groups[f"file: {fname}"] = {"label": fname, "scores": prim}
+    panels[f"file: {fname}"] = {"label": fname, "anom": anom, "rec": rec}
   entry["anomaly"] = records
   notes = {}
   if entry["permutation_check"]["permutation_invariant"]:
@@ -225,6 +240,10 @@ def evaluate_run(run_dir: str, label: str, cfg, fig_dir: str) -> Dict:
                               " a sanity check,\nnot a signal")
   entry["figures"] = _run_figures(label, clean[primary], primary, roc_groups,
                                   hist_groups, fig_dir, int(cfg.hist_bins), notes)
+  if panels:
+    entry["figures"].append(figures.score_roc_figure(
+        figures.figure_path(fig_dir, "roc_by_score", label), label, clean,
+        list(panels.values())))
   entry["wall_s"] = time.perf_counter() - t0
   return entry
 

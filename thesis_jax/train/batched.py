@@ -1,4 +1,5 @@
-"""Jitted batched per-event scores of a trained model.
+"""Jitted batched per-event outputs of a trained model (inference scores,
+tokenizer codes).
 
 The split is cut into batches of `batch_size` events (the last one padded
 with weight-0 rows) and `steps` batches go to the device per call; inside a
@@ -23,14 +24,15 @@ from thesis_jax.train import sharding
 
 
 class Scorer:
-  """Per-event scores `{name: float [N]}` of `score_step` over Events.
+  """Per-event outputs `{name: [N, ...]}` of `score_step` over Events.
 
-  score_step(state, batch) -> {name: [B]}, batch = {"ids" int32 [B,T],
+  score_step(state, batch) -> {name: [B, ...]}, batch = {"ids" int32 [B,T],
   "cont" f32 [B,T,4], "globals" f32 [B,2], "weight" f32 [B]} (normalised).
+  Outputs come back as float64 (per-event scores) unless `keep_dtype`.
   """
 
   def __init__(self, score_step: Callable, state, batch_size: int = 256,
-               steps: int = 64, threads: int = 1):
+               steps: int = 64, threads: int = 1, keep_dtype: bool = False):
     if batch_size <= 0 or steps <= 0:
       raise ConfigError(f"inference.batch_size ({batch_size}) and "
                         f"inference.steps_per_dispatch ({steps}) must be > 0")
@@ -40,6 +42,7 @@ class Scorer:
     self.batch_size = int(batch_size)
     self.steps = int(steps)
     self.threads = max(int(threads), 1)
+    self.keep_dtype = bool(keep_dtype)
     self.compile_s = 0.0
     self._compiled = {}
 
@@ -77,7 +80,8 @@ class Scorer:
     self._fn({name: v[:k] for name, v in stack.items()})
 
   def __call__(self, ev: Events) -> Dict[str, np.ndarray]:
-    """Normalised Events -> {score name: float64 [N]} (host arrays)."""
+    """Normalised Events -> {name: [N, ...]} host arrays (float64 unless
+    keep_dtype)."""
     stack, k = self._stack(ev)
     fn = self._fn({name: v[:k] for name, v in stack.items()})
     sh = sharding.stack_sharding(self.mesh)
@@ -92,8 +96,10 @@ class Scorer:
         host = list(pool.map(lambda s0: jax.device_get(one(s0)), starts))
     else:
       host = jax.device_get([one(s0) for s0 in starts])
-    return {name: np.concatenate([np.asarray(o[name], np.float64).reshape(-1)
-                                  for o in host])[:len(ev)]
+    def flat(x):                                # [k, B, ...] -> [k*B, ...]
+      x = np.asarray(x) if self.keep_dtype else np.asarray(x, np.float64)
+      return x.reshape((-1,) + x.shape[2:])
+    return {name: np.concatenate([flat(o[name]) for o in host])[:len(ev)]
             for name in host[0]}
 
 
