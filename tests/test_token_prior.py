@@ -132,3 +132,21 @@ def test_padding_and_end_of_event():
   no_eos = seq.copy()
   no_eos[0, 3] = seq[0, 4]     # replace EOS by the MET token
   assert nll(no_eos)["nll"][0] != pytest.approx(a["nll"][0])
+
+
+def test_resonance_sample_has_fixed_mass():
+  from thesis_jax.data.synthetic import make_resonance_events
+  ev = make_resonance_events(300, 18, seed=4, mass=250.0)
+  again = make_resonance_events(300, 18, seed=4, mass=250.0)
+  np.testing.assert_array_equal(ev.cont, again.cont)
+  mu = ev.ids == 4
+  assert (mu.sum(1) == 2).all() and (ev.ids[~mu] <= 1).all()
+  c = ev.cont.astype(np.float64)
+  e, pt, eta, phi = np.moveaxis(c, -1, 0)
+  p4 = np.stack([e, pt * np.cos(phi), pt * np.sin(phi), pt * np.sinh(eta)], -1)
+  pair = (p4 * mu[..., None]).sum(1)
+  mass = np.sqrt(pair[:, 0] ** 2 - (pair[:, 1:] ** 2).sum(1))
+  np.testing.assert_allclose(mass, 250.0, rtol=1e-4)
+  real_pt = np.where(ev.mask, pt, -1)
+  assert (np.diff(real_pt, axis=1) <= 0).all()            # pT-ordered
+  assert (np.abs(eta[mu]) < 2.4).all() and (pt[mu] > 10).all()

@@ -66,7 +66,22 @@ def as_dict(ev: Events) -> Dict[str, np.ndarray]:
   return {"ids": ev.ids, "cont": ev.cont, "globals": ev.globals}
 
 
-def train_stack(ev: Events, batch_size: int, seed: int, epoch: int,
+def n_events(split) -> int:
+  """Events in a split: `Events`, or a dict of per-event arrays [N, ...]
+  (e.g. the token prior's {"seq": ...})."""
+  if isinstance(split, Events):
+    return len(split)
+  return int(next(iter(split.values())).shape[0])
+
+
+def take_batch(split, idx) -> Dict[str, np.ndarray]:
+  """Rows `idx` of a split (Events or dict of arrays) as a batch dict."""
+  if isinstance(split, Events):
+    return as_dict(split.take(idx))
+  return {k: np.asarray(v)[idx] for k, v in split.items()}
+
+
+def train_stack(ev, batch_size: int, seed: int, epoch: int,
                 process_index: int = 0, process_count: int = 1
                 ) -> Dict[str, np.ndarray]:
   """One epoch of shuffled training batches, `[S, B_local, ...]`.
@@ -74,8 +89,9 @@ def train_stack(ev: Events, batch_size: int, seed: int, epoch: int,
   The permutation depends only on (seed, epoch), so every process (and a
   resumed run) sees the same global batches; the last incomplete batch is
   dropped. Process p takes rows [p*B/P, (p+1)*B/P) of each global batch.
+  `ev`: Events or a dict of per-event arrays.
   """
-  n = len(ev)
+  n = n_events(ev)
   steps = n // batch_size
   if steps == 0:
     raise ConfigError(f"phase1.trainer.batch_size={batch_size} is larger than "
@@ -84,19 +100,19 @@ def train_stack(ev: Events, batch_size: int, seed: int, epoch: int,
   idx = perm[:steps * batch_size].reshape(steps, batch_size)
   local = batch_size // process_count
   idx = idx[:, process_index * local:(process_index + 1) * local]
-  out = as_dict(ev.take(idx))
+  out = take_batch(ev, idx)
   out["weight"] = np.ones(idx.shape, np.float32)
   return out
 
 
-def eval_stack(ev: Events, batch_size: int, process_index: int = 0,
+def eval_stack(ev, batch_size: int, process_index: int = 0,
                process_count: int = 1) -> Dict[str, np.ndarray]:
   """The whole split in order, padded to full batches, `[S, B_local, ...]`.
 
   `weight` is 1 for real events, 0 for the padding rows, so sums over it are
-  exact split totals.
+  exact split totals. `ev`: Events or a dict of per-event arrays.
   """
-  n = len(ev)
+  n = n_events(ev)
   steps = -(-n // batch_size)
   idx = np.arange(steps * batch_size)
   weight = (idx < n).astype(np.float32)
@@ -104,6 +120,6 @@ def eval_stack(ev: Events, batch_size: int, process_index: int = 0,
   weight = weight.reshape(steps, batch_size)
   local = batch_size // process_count
   sl = slice(process_index * local, (process_index + 1) * local)
-  out = as_dict(ev.take(idx[:, sl]))
+  out = take_batch(ev, idx[:, sl])
   out["weight"] = weight[:, sl]
   return out

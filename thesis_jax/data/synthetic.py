@@ -63,3 +63,70 @@ def make_splits(n_train: int, n_val: int, n_test: int, n_tokens: int = 18,
       "val": make_events(n_val, n_tokens, seed + 1),
       "test": make_events(n_test, n_tokens, seed + 2),
   }
+
+
+def make_resonance_events(n: int, n_tokens: int = 18, seed: int = 0,
+                          mass: float = 250.0, daughter_type: int = 4,
+                          mean_isr_jets: float = 0.7) -> Events:
+  """A second process (an anomaly sample): a resonance of `mass` [GeV]
+  decaying to two massless objects of type `daughter_type` (default muons),
+  isotropic in its rest frame, produced with pT ~ 20 GeV x Exp(1) and
+  rapidity ~ N(0, 1.2), plus Poisson(`mean_isr_jets`) jets (type 1) from
+  initial-state radiation. Both daughters within |eta| < 2.4 and pT > 10 GeV
+  (events are generated until `n` pass). MET is detector resolution only
+  (10 GeV per axis) plus a small invisible part (Exp(5 GeV)). The pair's
+  invariant mass equals `mass` (up to float32 rounding)."""
+  rng = np.random.default_rng(seed)
+  t = n_tokens
+  daughters = []
+  while sum(len(d) for d in daughters) < n:
+    m = 2 * n
+    pt_x = rng.exponential(20.0, m)
+    y_x = rng.normal(0.0, 1.2, m)
+    phi_x = rng.uniform(-np.pi, np.pi, m)
+    mt = np.sqrt(mass ** 2 + pt_x ** 2)
+    e_x = mt * np.cosh(y_x)
+    p_x = np.stack([pt_x * np.cos(phi_x), pt_x * np.sin(phi_x),
+                    mt * np.sinh(y_x)], -1)                        # [m, 3]
+    cos_t = rng.uniform(-1, 1, m)
+    phi_s = rng.uniform(-np.pi, np.pi, m)
+    sin_t = np.sqrt(1 - cos_t ** 2)
+    p_star = 0.5 * mass * np.stack([sin_t * np.cos(phi_s),
+                                    sin_t * np.sin(phi_s), cos_t], -1)
+    beta = p_x / e_x[:, None]
+    gamma = e_x / mass
+    b2 = np.maximum((beta ** 2).sum(-1), 1e-300)
+    legs = []
+    for sign in (1.0, -1.0):                      # back to back at rest
+      p = sign * p_star
+      bp = (beta * p).sum(-1)
+      e = gamma * (0.5 * mass + bp)
+      p = p + (((gamma - 1) * bp / b2 + gamma * 0.5 * mass)[:, None]) * beta
+      legs.append((e, p))
+    pts = [np.hypot(p[:, 0], p[:, 1]) for _, p in legs]
+    etas = [np.arcsinh(p[:, 2] / pt) for (_, p), pt in zip(legs, pts)]
+    ok = np.all([(np.abs(eta) < 2.4) & (pt > 10.0)
+                 for eta, pt in zip(etas, pts)], axis=0)
+    rows = [np.stack([e, pt, eta, np.arctan2(p[:, 1], p[:, 0])], -1)[ok]
+            for (e, p), pt, eta in zip(legs, pts, etas)]
+    daughters.append(np.stack(rows, 1))                            # [k, 2, 4]
+  lep = np.concatenate(daughters)[:n]
+  n_isr = np.clip(rng.poisson(mean_isr_jets, n), 0, t - 2)
+  j_pt = PT_MIN[0] + rng.exponential(1.0, (n, t)) * PT_SCALE[0]
+  j_eta = np.clip(rng.normal(0.0, 1.4, (n, t)), -ETA_MAX[0], ETA_MAX[0])
+  j_phi = rng.uniform(-np.pi, np.pi, (n, t))
+  j_e = np.sqrt((j_pt * np.cosh(j_eta)) ** 2 + MASS[0] ** 2)
+  jets = np.stack([j_e, j_pt, j_eta, j_phi], -1)
+  cont = np.concatenate([lep, jets[:, :t - 2]], 1)                 # [n, t, 4]
+  real = np.arange(t)[None] < (2 + n_isr)[:, None]
+  ids = np.where(np.arange(t)[None] < 2, daughter_type, 1) * real
+  order = np.argsort(-np.where(real, cont[..., 1], -1.0), axis=1, kind="stable")
+  ids = np.take_along_axis(ids, order, 1)
+  cont = np.take_along_axis(cont, order[..., None], 1) * (ids > 0)[..., None]
+  inv = rng.exponential(5.0, n)
+  inv_phi = rng.uniform(-np.pi, np.pi, n)
+  mx = inv * np.cos(inv_phi) + rng.normal(0, 10.0, n)
+  my = inv * np.sin(inv_phi) + rng.normal(0, 10.0, n)
+  glob = np.stack([np.hypot(mx, my), np.arctan2(my, mx)], -1)
+  return Events(ids.astype(np.int32), cont.astype(np.float32),
+                glob.astype(np.float32))

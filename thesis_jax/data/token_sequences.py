@@ -29,10 +29,14 @@ EXTRA_SLOTS = 4          # BOS, EOS and two globals tokens
 
 
 def quantile_edges(x: np.ndarray, n_bins: int) -> np.ndarray:
-  """Inner bin edges [n_bins - 1] at the quantiles of `x` (ties merged, so
-  fewer bins when `x` has few distinct values)."""
+  """Inner bin edges [n_bins - 1] at the quantiles of `x`. Repeated edges
+  (few distinct values) leave some bins empty, so the vocabulary size
+  depends only on n_bins."""
+  if n_bins < 1:
+    raise ValueError(f"n_bins must be >= 1, got {n_bins}")
   q = np.quantile(np.asarray(x, np.float64), np.linspace(0, 1, n_bins + 1)[1:-1])
-  return np.unique(q)
+  # float32-exact, so edges stored in a checkpoint (f32) bin identically.
+  return q.astype(np.float32).astype(np.float64)
 
 
 @dataclasses.dataclass
@@ -50,6 +54,11 @@ class Vocab:
     return cls(int(num_types), int(codebook_size),
                quantile_edges(train.globals[:, 0], n_bins),
                quantile_edges(train.globals[:, 1], n_bins))
+
+  @staticmethod
+  def size_for(num_types: int, codebook_size: int, n_bins: int) -> int:
+    """Vocabulary size without fitting (n_bins bins per global)."""
+    return N_SPECIAL + 2 * n_bins + (num_types - 1) * codebook_size
 
   @property
   def n_met(self) -> int:

@@ -17,14 +17,13 @@ from typing import Callable, Dict
 import jax
 import numpy as np
 
-from thesis_jax.data.layout import Events
-from thesis_jax.data.pipeline import eval_stack
+from thesis_jax.data.pipeline import eval_stack, n_events
 from thesis_jax.errors import ConfigError
 from thesis_jax.train import sharding
 
 
 class Scorer:
-  """Per-event outputs `{name: [N, ...]}` of `score_step` over Events.
+  """Per-event outputs `{name: [N, ...]}` of `score_step` over a split.
 
   score_step(state, batch) -> {name: [B, ...]}, batch = {"ids" int32 [B,T],
   "cont" f32 [B,T,4], "globals" f32 [B,2], "weight" f32 [B]} (normalised).
@@ -60,12 +59,12 @@ class Scorer:
       self.compile_s += time.perf_counter() - t
     return self._compiled[key]
 
-  def _stack(self, ev: Events):
+  def _stack(self, ev):
     """-> (stack [S', B, ...] padded to whole calls, steps per call k)."""
-    if len(ev) == 0:
+    if n_events(ev) == 0:
       raise ConfigError("inference: no events to score")
     stack = eval_stack(ev, self.batch_size)
-    s = stack["ids"].shape[0]
+    s = stack["weight"].shape[0]
     k = min(self.steps, s)
     extra = (-s) % k
     if extra:
@@ -74,14 +73,14 @@ class Scorer:
       stack["weight"][s:] = 0.0
     return stack, k
 
-  def compile(self, ev: Events) -> None:
+  def compile(self, ev) -> None:
     """Compiles the program that `self(ev)` will use (timed in compile_s)."""
     stack, k = self._stack(ev)
     self._fn({name: v[:k] for name, v in stack.items()})
 
-  def __call__(self, ev: Events) -> Dict[str, np.ndarray]:
-    """Normalised Events -> {name: [N, ...]} host arrays (float64 unless
-    keep_dtype)."""
+  def __call__(self, ev) -> Dict[str, np.ndarray]:
+    """Normalised Events (or a dict of per-event arrays, e.g. {"seq"}) ->
+    {name: [N, ...]} host arrays (float64 unless keep_dtype)."""
     stack, k = self._stack(ev)
     fn = self._fn({name: v[:k] for name, v in stack.items()})
     sh = sharding.stack_sharding(self.mesh)
@@ -90,7 +89,7 @@ class Scorer:
       part = {name: jax.device_put(v[start:start + k], sh)
               for name, v in stack.items()}
       return fn(self.state, part)               # dispatched asynchronously
-    starts = range(0, stack["ids"].shape[0], k)
+    starts = range(0, stack["weight"].shape[0], k)
     if self.threads > 1 and len(starts) > 1:    # calls run concurrently
       with ThreadPoolExecutor(self.threads) as pool:
         host = list(pool.map(lambda s0: jax.device_get(one(s0)), starts))
@@ -99,14 +98,14 @@ class Scorer:
     def flat(x):                                # [k, B, ...] -> [k*B, ...]
       x = np.asarray(x) if self.keep_dtype else np.asarray(x, np.float64)
       return x.reshape((-1,) + x.shape[2:])
-    return {name: np.concatenate([flat(o[name]) for o in host])[:len(ev)]
+    return {name: np.concatenate([flat(o[name]) for o in host])[:n_events(ev)]
             for name in host[0]}
 
 
-def timed(scorer: Scorer, ev: Events):
+def timed(scorer: Scorer, ev):
   """-> (scores, events per second excluding compilation)."""
   scorer.compile(ev)
   t = time.perf_counter()
   out = scorer(ev)
   dt = time.perf_counter() - t
-  return out, len(ev) / max(dt, 1e-9)
+  return out, n_events(ev) / max(dt, 1e-9)

@@ -13,7 +13,6 @@ import numpy as np
 
 from thesis_jax.data.layout import Events
 from thesis_jax.errors import ConfigError
-from thesis_jax.train.ae_steps import apply_model
 from thesis_jax.train.batched import Scorer
 
 # Loops whose model is the TokenAutoencoder (encoder -> VQ -> decoder).
@@ -40,8 +39,8 @@ def tokenize(loaded, raw: Events, batch_size: int = 256,
   model = loaded.loop.model
 
   def codes_step(state, batch):
-    out, _ = apply_model(model, state.params, state.model_state, batch, None,
-                         False)
+    out = model.apply({"params": state.params, **state.model_state},
+                      batch["cont"], batch["ids"], batch["weight"], train=False)
     return {"codes": out.aux["indices"]}
   scorer = Scorer(codes_step, loaded.state, batch_size, steps, keep_dtype=True)
   return np.asarray(scorer(loaded.norm.apply(raw))["codes"], np.int32)

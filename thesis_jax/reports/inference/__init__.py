@@ -125,6 +125,14 @@ def _notes(summary: Dict, strategies) -> List[str]:
   notes.append("drop_tokens turns real tokens into padding, which a model "
                "reconstructs easily: an AUROC below 0.5 means the corrupted "
                "events look *more* normal to the score.")
+  notes.append("baseline_* scores need no model (NLL of the token "
+               "multiplicity, of the per-type token counts and of MET, from "
+               "training-split histograms): a learned score is only useful "
+               "where it beats them. AUROC intervals: seeded percentile "
+               "bootstrap (paired for corruptions).")
+  for why in sorted({e["prior_note"] for e in evaluated if e.get("prior_note")}):
+    who = [e["label"] for e in evaluated if e.get("prior_note") == why]
+    notes.append(f"{', '.join(who)}: {why}.")
   notes.append("Paired corruptions: a corrupted event whose score equals its "
                "clean score within inference.tie_rtol (float rounding) counts "
                "as a tie (1/2 in the AUROC).")

@@ -22,6 +22,9 @@ from thesis_jax.data.pipeline import SPLITS, load_raw
 from thesis_jax.errors import ConfigError, DataError
 from thesis_jax.reports.inference import bootstrap, corruptions, figures, metrics
 from thesis_jax.reports.inference.baselines import Baselines
+from thesis_jax.reports.inference.prior_scores import (PriorScorer,
+                                                       find_prior_run,
+                                                       trained_on as _trained_on)
 from thesis_jax.train.batched import Scorer, timed
 
 PERM_CHECK_EVENTS = 2048
@@ -160,13 +163,13 @@ def read_anomaly_files(cfg, loaded=None) -> List[Tuple[str, str, Events]]:
   return out
 
 
-def _permutation_check(scorer, loaded, raw, clean, primary, seed, rtol) -> Dict:
+def _permutation_check(score_all, raw, clean, primary, seed, rtol) -> Dict:
   """Shuffles the tokens of up to PERM_CHECK_EVENTS events: are the scores
   unchanged up to float rounding?"""
   n = min(len(raw), PERM_CHECK_EVENTS)
   sub = raw.take(np.arange(n))
   shuf = corruptions.apply("token_shuffle", sub, 1.0, seed)
-  s = scorer(loaded.norm.apply(shuf))[primary]
+  s = score_all(shuf)[primary]
   c = clean[primary][:n]
   rel = np.abs(s - c) / np.maximum(np.abs(c), 1e-30)
   ok = np.isfinite(rel)
@@ -197,21 +200,37 @@ def evaluate_run(run_dir: str, label: str, cfg, fig_dir: str) -> Dict:
   scorer = Scorer(step, loaded.state, int(cfg.batch_size),
                   int(cfg.steps_per_dispatch), int(cfg.get("host_threads", 1)))
   clean, speed = timed(scorer, loaded.norm.apply(raw))
+  prior, prior_note = _prior_scorer(run_dir, loaded, cfg)
+
+  def score_all(ev: Events) -> Dict[str, np.ndarray]:
+    """Raw events -> the run's scores, the baselines and the prior's."""
+    out = dict(scorer(loaded.norm.apply(ev)), **base.score(ev))
+    if prior is not None:
+      out.update(prior(ev))
+    return out
   clean.update(base.score(raw))
+  if prior is not None:
+    clean.update(prior(raw))
   primary, rtol, seed = str(cfg.score), float(cfg.tie_rtol), int(cfg.seed)
+  if primary.startswith("prior_") and prior is None:
+    raise ConfigError(f"inference.score '{primary}' needs a token prior for "
+                      f"{run_dir}: {prior_note}")
   if primary not in clean:
     raise ConfigError(f"inference.score '{primary}' is not a score of loop "
                       f"'{loaded.config.loop}'; valid: {', '.join(sorted(clean))}")
   entry.update(split=str(cfg.split), data_source=source, n_events=len(raw),
                score=primary, clean=_score_means(clean),
-               events_per_s=float(speed), compile_s=float(scorer.compile_s))
+               events_per_s=float(speed), compile_s=float(scorer.compile_s),
+               prior_run=prior.run_dir if prior is not None else None)
+  if prior_note:
+    entry["prior_note"] = prior_note
   entry["permutation_check"] = _permutation_check(
-      scorer, loaded, raw, clean, primary, seed, rtol)
+      score_all, raw, clean, primary, seed, rtol)
   records, roc_groups, hist_groups, panels = [], {}, {}, {}
   for name, strengths in strategy_list(cfg):
     for s in strengths:
       bad = corruptions.apply(name, raw, s, seed)
-      anom = dict(scorer(loaded.norm.apply(bad)), **base.score(bad))
+      anom = score_all(bad)
       rec, prim = _record("corruption", name, s, f"strength {s:g}", clean, anom,
                           primary, cfg, changed=_changed(raw, bad))
       if name == "token_shuffle" and entry["permutation_check"][
@@ -224,7 +243,7 @@ def evaluate_run(run_dir: str, label: str, cfg, fig_dir: str) -> Dict:
       panels[name] = {"label": f"{name} @ {s:g}", "anom": anom, "rec": rec}
   for path, ds, ev in files:
     fname = os.path.basename(path)
-    anom = dict(scorer(loaded.norm.apply(ev)), **base.score(ev))
+    anom = score_all(ev)
     rec, prim = _record("file", fname, None, f"{fname}:{ds}", clean, anom,
                         primary, cfg)
     rec["path"], rec["dataset"] = path, ds
@@ -246,6 +265,18 @@ def evaluate_run(run_dir: str, label: str, cfg, fig_dir: str) -> Dict:
         list(panels.values())))
   entry["wall_s"] = time.perf_counter() - t0
   return entry
+
+
+def _prior_scorer(run_dir, loaded, cfg):
+  """-> (PriorScorer or None, note or None) for this tokenizer run."""
+  prior_dir = find_prior_run(run_dir, cfg)
+  if prior_dir is None:
+    return None, ("no token prior run found next to this run (train one: "
+                  "configs/token_prior.py), so no prior_nll scores")
+  if not str(cfg.get("prior_run", "") or "") or _trained_on(prior_dir, run_dir):
+    return PriorScorer(prior_dir, loaded, cfg), None
+  return None, (f"inference.prior_run {prior_dir} belongs to another "
+                "tokenizer run: no prior_nll scores here")
 
 
 def _run_figures(label, clean, primary, roc_groups, hist_groups, fig_dir, bins,
