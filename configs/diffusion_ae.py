@@ -15,7 +15,9 @@ head (globals_head, globals_hidden, globals_beta, activation).
 """
 import ml_collections
 
-from configs.default import get_config as _default
+from thesis_jax.config_files import sibling
+
+_default = sibling(__file__, "default").get_config
 
 
 def get_config(arg: str = ""):

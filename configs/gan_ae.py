@@ -14,8 +14,10 @@ Options (the `gan` block, defaults in thesis_jax/train/gan_steps.py):
 Graph generator: --config.phase1.encoder.name=gnn --config.phase1.decoder.name=gnn
 Smoke mode (tiny and fast): --config configs/gan_ae.py:smoke
 """
-from configs.default import get_config as default_config
+from thesis_jax.config_files import sibling
 from thesis_jax.train.gan_steps import default_gan_config
+
+default_config = sibling(__file__, "default").get_config
 
 
 def get_config(arg: str = ""):

@@ -5,6 +5,10 @@ import pytest
 
 from thesis_jax.config_tools import set_dotted
 
+# In-process trainings keep JAX's own device count (thesis_jax.train would
+# otherwise split the CPU into host devices when it happens to run first).
+os.environ.setdefault("THESIS_JAX_HOST_DEVICES", "0")
+
 DATA = os.path.join(os.path.dirname(__file__), "data")
 CMS_H5 = os.path.join(DATA, "cms_hzz_tokens.h5")
 

@@ -27,7 +27,7 @@ def sweep(tmp_path):
 
 
 def _expected(exp, job, resume=False):
-  args = ["-m", "experiments.train", "--config",
+  args = ["-m", "thesis_jax", "train", "--config",
           f"{exp}/base_config.py:job{job['job']}"]
   args += [f"--config.{o}" for o in job["overrides"]]
   return args + ([runner.RESUME_FLAG] if resume else [])

@@ -2,7 +2,9 @@
 
 Shared here: the tiny base used by every experiment's `:smoke` variant.
 """
-from configs.default import get_config as default_config
+from thesis_jax.config_files import sibling
+
+default_config = sibling(__file__, "../default").get_config
 
 
 def training_base(name: str, epochs: int, smoke: bool = False):

@@ -12,7 +12,9 @@ Axes map to training keys as listed in thesis_jax/sweeps/grid.py (ALIASES).
 """
 import ml_collections
 
-from configs.experiments import training_base
+from thesis_jax.config_files import sibling
+
+training_base = sibling(__file__, "__init__").training_base
 
 
 def get_config(arg: str = ""):
@@ -28,5 +30,5 @@ def get_config(arg: str = ""):
   if arg == "smoke":
     c.grid.update(globals_beta=(0.0, 1.0), seed=(0,))
   c.axes = ("latent_space", "globals_beta", "seed")   # first slowest
-  c.report = "configs/reports/compare_globals_heads.py"
+  c.report = "compare_globals_heads"   # a report config name
   return c

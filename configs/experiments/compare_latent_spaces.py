@@ -12,7 +12,9 @@ thesis_jax/sweeps/grid.py (ALIASES).
 """
 import ml_collections
 
-from configs.experiments import training_base
+from thesis_jax.config_files import sibling
+
+training_base = sibling(__file__, "__init__").training_base
 
 
 def get_config(arg: str = ""):
@@ -23,5 +25,5 @@ def get_config(arg: str = ""):
   c.base = training_base("compare_latent_spaces", 20, smoke=arg == "smoke")
   c.grid = ml_collections.ConfigDict({"latent_space": ("none", "linear", "vq")})
   c.axes = ("latent_space",)
-  c.report = "configs/reports/compare_tokenizers.py"
+  c.report = "compare_tokenizers"   # a report config name
   return c

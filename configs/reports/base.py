@@ -4,11 +4,12 @@ import ml_collections
 
 def inference_defaults():
   """`configs/reports/inference_defaults.py` when present, else disabled."""
+  from thesis_jax.config_files import sibling
   try:
-    from configs.reports.inference_defaults import inference_config
-  except ImportError:
+    module = sibling(__file__, "inference_defaults")
+  except FileNotFoundError:
     return ml_collections.ConfigDict({"enabled": False})
-  return inference_config()
+  return module.inference_config()
 
 
 def base_config(report: str):

@@ -6,7 +6,9 @@
       --config.inputs.run_dirs=outputs/runs/run_A,outputs/runs/run_B \
       --config.inference.enabled=True
 """
-from configs.reports.base import base_config
+from thesis_jax.config_files import sibling
+
+base_config = sibling(__file__, "base").base_config
 
 
 def get_config(arg: str = ""):

@@ -8,7 +8,9 @@
 """
 import ml_collections
 
-from configs.reports.base import base_config
+from thesis_jax.config_files import sibling
+
+base_config = sibling(__file__, "base").base_config
 
 
 def get_config(arg: str = ""):

@@ -20,6 +20,10 @@ def read_split(path: str, dataset: str, n_tokens: int, limit: int = 0,
       key or dataset]
 
 
+# The config key naming each split's dataset (for error messages).
+_CONFIG_KEY = {s: f"data.datasets.x_{s}" for s in ("train", "val", "test")}
+
+
 def read_splits(path: str, datasets: Mapping[str, str], n_tokens: int,
                 limit: int = 0) -> Dict[str, Events]:
   """Reads `{split: dataset_name}` from one HDF5 file, validated.
@@ -41,7 +45,7 @@ def read_splits(path: str, datasets: Mapping[str, str], n_tokens: int,
     for split, name in datasets.items():
       if name not in f:
         raise DataError(
-            f"{path}: dataset '{name}' (data.datasets.{split}) not found; "
+            f"{path}: dataset '{name}' ({_CONFIG_KEY.get(split, split)}) not found; "
             f"available: {', '.join(available) or '(none)'}")
       ds = f[name]
       if not isinstance(ds, h5py.Dataset):

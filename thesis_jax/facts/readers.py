@@ -24,6 +24,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 import numpy as np
 import pandas as pd
 
+from thesis_jax.config_tools import split_list
 from thesis_jax.errors import ConfigError
 from thesis_jax.facts.discovery import discover_runs, is_run_dir, order_key
 from thesis_jax.facts.run_config import describe, read_run_config, swept_params
@@ -202,9 +203,7 @@ def latent_bits(row: Dict[str, Any]) -> Optional[float]:
 def _as_list(x: Union[None, str, Sequence[str]]) -> List[str]:
   if not x:
     return []
-  if isinstance(x, str):
-    return [p.strip() for p in x.split(",") if p.strip()]
-  return [str(p) for p in x if str(p).strip()]
+  return [str(p) for p in split_list(x) if str(p).strip()]
 
 
 def load_runs(sweep_dir: Optional[str] = None,

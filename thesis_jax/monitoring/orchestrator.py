@@ -5,6 +5,7 @@ import logging
 import os
 from typing import Any, Dict, List, Optional
 
+from thesis_jax.config_tools import split_list
 from thesis_jax.monitoring.figures import save_png
 from thesis_jax.monitoring.registry import FAMILIES, PlotContext
 
@@ -21,9 +22,7 @@ def _get(cfg, key, default):
 
 
 def _names(x) -> List[str]:
-  if isinstance(x, str):
-    return [s.strip() for s in x.split(",") if s.strip()]
-  return [str(s) for s in x]
+  return [str(s) for s in split_list(x)]
 
 
 def figure_path(run_dir: str, family: str, moment: str, epoch, suffix: str) -> str:

@@ -1,8 +1,9 @@
 """Reports over finished run folders (thesis_jax and original thesis-ml).
 
+    import thesis_jax
     from thesis_jax.reports import run_report
-    from configs.reports.compare_tokenizers import get_config
-    cfg = get_config(); cfg.inputs.sweep_dir = "outputs/multiruns/exp_..."
+    cfg = thesis_jax.get_config("compare_tokenizers", kind="report")
+    cfg.inputs.sweep_dir = "outputs/multiruns/exp_..."
     result = run_report(cfg)      # result.report_dir, result.text, ...
 
 Reports are registered by name in `REPORTS` (see `registry.py`).

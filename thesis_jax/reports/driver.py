@@ -25,7 +25,7 @@ from thesis_jax.errors import ConfigError
 from thesis_jax.facts.readers import Runs, load_runs
 from thesis_jax.facts.schema import git_commit
 from thesis_jax.reports.registry import REPORTS
-from thesis_jax.config_tools import to_plain as config_to_dict
+from thesis_jax.config_tools import split_list, to_plain as config_to_dict
 from thesis_jax.train.rundir import ensure_writable_dir, timestamp
 
 log = logging.getLogger("thesis_jax.reports")
@@ -45,9 +45,7 @@ class ReportResult:
 def _values(x) -> List[str]:
   if x is None or x == "":
     return []
-  if isinstance(x, (list, tuple)):
-    return [str(v).strip() for v in x if str(v).strip()]
-  return [v.strip() for v in str(x).split(",") if v.strip()]
+  return [str(v).strip() for v in split_list(x) if str(v).strip()]
 
 
 def _matches(value, wanted: List[str]) -> bool:

@@ -5,7 +5,7 @@ waits in a cluster queue): the resolved base config (experiment defaults plus
 every `--config.base.*` flag) is written once to `base_config.json`, beside a
 tiny `base_config.py` that any training command can load:
 
-  python -m experiments.train --config {exp}/base_config.py:job3 \
+  thesis-jax train --config {exp}/base_config.py:job3 \
       --config.phase1.latent_space.name=vq ...
 
 `:jobN` sets `logging.run_dir` to `{exp}/runs/run_{stamp}_{name}_jobN`, so the
@@ -23,9 +23,9 @@ from thesis_jax.errors import ConfigError, OutputError
 BASE_JSON = "base_config.json"
 BASE_PY = "base_config.py"
 
-_PY = '''"""Base training config of sweep {exp_name} (written by experiments.sweep).
+_PY = '''"""Base training config of sweep {exp_name} (written by thesis-jax sweep).
 
-  python -m experiments.train --config {exp_name}/base_config.py:job0 [--config.key=value ...]
+  thesis-jax train --config {exp_name}/base_config.py:job0 [--config.key=value ...]
 
 get_config(""): the resolved base config (base_config.json);
 get_config("jobN"): the same with logging.run_dir = runs/{run_prefix}_jobN here.

@@ -12,11 +12,10 @@ training config agree.
 """
 from __future__ import annotations
 
-import ast
 import itertools
 from typing import Any, Dict, List, Mapping, Sequence, Tuple
 
-from thesis_jax.config_tools import parent_of
+from thesis_jax.config_tools import literal, parent_of, split_list
 from thesis_jax.errors import ConfigError
 
 # Short axis name -> training key (see README.md ("Sweeps", "Running on a cluster")).
@@ -45,13 +44,6 @@ def axis_key(axis: str) -> str:
   return axis.replace("__", ".")
 
 
-def _literal(text: str) -> Any:
-  try:
-    return ast.literal_eval(text)
-  except (ValueError, SyntaxError):
-    return text
-
-
 def axis_values(raw: Any) -> List[Any]:
   """A grid entry -> list of values.
 
@@ -64,13 +56,11 @@ def axis_values(raw: Any) -> List[Any]:
   if not isinstance(raw, (tuple, list)):
     return [raw]
   out: List[Any] = []
-  for v in raw:
+  for v in raw:   # "" stays a value (e.g. data.path "" = synthetic)
     if isinstance(v, str) and "," in v:
-      out.extend(_literal(p.strip()) for p in v.split(",") if p.strip())
-    elif isinstance(v, str):
-      out.append(_literal(v.strip()))
+      out.extend(literal(p) for p in split_list(v))
     else:
-      out.append(v)
+      out.append(literal(v.strip()) if isinstance(v, str) else v)
   return out
 
 

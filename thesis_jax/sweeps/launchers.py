@@ -1,7 +1,7 @@
 """Cluster launchers: write an array-job submit script, never submit it.
 
 One array task per grid point; task N runs
-  python -m experiments.train --config {exp}/base_config.py:jobN <job N's overrides>
+  python -m thesis_jax train --config {exp}/base_config.py:jobN <job N's overrides>
 so every task writes `{exp}/runs/run_{stamp}_{name}_jobN` (the shared stamp)
 and records exactly its swept overrides. `${PYTHON:-python}` is the interpreter
 (after the `env_setup` line, e.g. `source ~/venvs/thesis/bin/activate`).
@@ -64,7 +64,7 @@ def _task_body(exp_dir: str, workdir: str, sweep: dict,
     lines.append(f"  # {jobs[idx]['run_dir']}")
     lines.append(f"  {idx}) ARGS=({' '.join(shlex.quote(a) for a in args)}) ;;")
   lines += ['  *) echo "no job $TASK in this sweep" >&2; exit 2 ;;', "esac",
-            f'exec "${{PYTHON:-python}}" -m experiments.train --config '
+            f'exec "${{PYTHON:-python}}" -m thesis_jax train --config '
             f'{cfg}:job"$TASK" "${{ARGS[@]}}"']
   return "\n".join(lines) + "\n"
 

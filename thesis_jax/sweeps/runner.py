@@ -1,4 +1,4 @@
-"""Runs a sweep's jobs as `python -m experiments.train` subprocesses.
+"""Runs a sweep's jobs as `python -m thesis_jax train` subprocesses.
 
 One subprocess per job, so a crash, NaN stop or bad value ends only that job.
 `parallel` jobs run at once, each in a fixed slot: on GPUs a slot owns its own
@@ -85,7 +85,7 @@ def make_slots(parallel: int, devices: str = "") -> List[Slot]:
 
 def job_command(exp_dir: str, job: dict, resume: bool) -> List[str]:
   cfg = os.path.join(exp_dir, basecfg.BASE_PY)
-  cmd = [sys.executable, "-m", "experiments.train", "--config",
+  cmd = [sys.executable, "-m", "thesis_jax", "train", "--config",
          f"{cfg}:job{job['job']}"] + [f"--config.{o}" for o in job["overrides"]]
   return cmd + [RESUME_FLAG] if resume else cmd
 

@@ -15,6 +15,7 @@ from typing import Any, Dict, Optional, Sequence
 import jax
 import numpy as np
 
+from thesis_jax.config_tools import resolve_paths
 from thesis_jax.data.pipeline import eval_stack, load_dataset, train_stack
 from thesis_jax.errors import ConfigError, NonFiniteLossError
 from thesis_jax.facts.schema import AE_HISTORY_KEYS, build_event, make_meta
@@ -73,6 +74,8 @@ def _resolve_run_dir(config) -> tuple[str, bool]:
 def train(config, overrides: Sequence[str] = ()) -> TrainResult:
   """Trains `config.loop` on `config.data`; returns the run's key numbers."""
   validate_config(config)
+  config = config.copy_and_resolve_references()   # the caller's stays as is
+  typed_paths = resolve_paths(config)   # absolute: the run works from anywhere
   distributed.maybe_initialize(config.distributed)
   dataset = load_dataset(config.data)
   loop = LOOPS.get(config.loop)(config, dataset)
@@ -123,7 +126,7 @@ def train(config, overrides: Sequence[str] = ()) -> TrainResult:
     progress.print(f"resuming {run_dir} after epoch {last + 1}")
   else:
     if is_main:
-      rundir.write_config(run_dir, config, overrides)
+      rundir.write_config(run_dir, config, overrides, typed_paths)
       dataset.norm.save(os.path.join(run_dir, "normalization.json"))
     state = loop.data_init(state, dataset, k_data)
     emit(build_event("on_start", run_dir, meta=meta, epoch=None, step=0))

@@ -12,7 +12,6 @@ split, so runs stay deterministic.
 from __future__ import annotations
 
 import os
-from importlib import metadata
 
 
 def cpu_cores() -> int:
@@ -37,13 +36,26 @@ def configure_host_devices(batch_size: int, env=None) -> int:
     n -= 1
   if n <= 1:
     return 0
+  # (No --xla_cpu_use_thunk_runtime=false: jaxlib 0.10 ignores it and
+  # prints a deprecation warning on every run.)
   extra = [f"--xla_force_host_platform_device_count={n}"]
-  # The classic (non-thunk) XLA:CPU runtime is ~25% faster for these small
-  # kernels on jaxlib 0.10 (measured); newer jaxlibs may not know the flag.
-  try:
-    if metadata.version("jaxlib").startswith("0.10."):
-      extra.append("--xla_cpu_use_thunk_runtime=false")
-  except metadata.PackageNotFoundError:
-    pass
   env["XLA_FLAGS"] = " ".join([flags, *extra]).strip()
   return n
+
+
+def backend_started() -> bool:
+  """True once JAX has created its devices (XLA_FLAGS no longer apply)."""
+  try:
+    from jax._src import xla_bridge
+    return bool(xla_bridge.backends_are_initialized())
+  except (ImportError, AttributeError):
+    return False
+
+
+def setup_devices(batch_size: int) -> int:
+  """What `thesis-jax train` and `thesis_jax.train()` both call first: host
+  devices per configure_host_devices, unless JAX already started (then the
+  devices it has are used, as with any JAX program)."""
+  if backend_started():
+    return 0
+  return configure_host_devices(batch_size)

@@ -42,10 +42,15 @@ def ensure_writable_dir(path: str, key: str) -> None:
 
 
 
-def write_config(run_dir: str, config, overrides: Sequence[str]) -> None:
-  """`cfg.yaml` (full resolved config) and `overrides.yaml` (a YAML list of
+def write_config(run_dir: str, config, overrides: Sequence[str],
+                 typed_paths: Optional[dict] = None) -> None:
+  """`cfg.yaml` (full resolved config, absolute paths; a comment header
+  keeps each path as typed) and `overrides.yaml` (a YAML list of
   `key=value` strings, like Hydra's, that made this run)."""
   with open(os.path.join(run_dir, "cfg.yaml"), "w") as f:
+    if typed_paths:
+      f.write(f"# paths made absolute against {os.getcwd()}; as typed:\n")
+      f.writelines(f"#   {k}: {v}\n" for k, v in typed_paths.items())
     yaml.safe_dump(to_plain(config), f, sort_keys=False)
   with open(os.path.join(run_dir, "overrides.yaml"), "w") as f:
     yaml.safe_dump(list(overrides), f, default_flow_style=False)

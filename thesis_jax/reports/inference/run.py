@@ -129,7 +129,13 @@ def _load_split(loaded, cfg) -> Tuple[Events, str, Events]:
   if cfg.get("data_path", ""):
     data_cfg = data_cfg.copy_and_resolve_references()
     data_cfg.path = str(cfg.data_path)
-  raw, source = load_raw(data_cfg)
+  try:
+    raw, source = load_raw(data_cfg)
+  except DataError as e:
+    where = ("inference.data_path" if cfg.get("data_path", "") else
+             f"data.path of the run's cfg.yaml")
+    raise DataError(f"run {loaded.run_dir}: {e}; the path comes from "
+                    f"{where}") from None
   ev = raw[split]
   n = int(cfg.get("max_events", 0) or 0)
   if n > 0:
