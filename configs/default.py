@@ -54,6 +54,7 @@ def get_config(arg: str = ""):
   p.decoder.gnn_edge_dim = 4  # gnn decoder: learned edge-distance channels
   # --- end graph keys
   p.loss = ml_collections.ConfigDict({"mask_padding": False})
+  p.init = "default"   # default (flax: lecun-normal, zero bias) | torch (issue 15)
   p.trainer = ml_collections.ConfigDict({
       "epochs": 10, "batch_size": 128, "lr": 1e-3, "weight_decay": 0.0,
       "grad_clip": 1.0, "seed": 42,
@@ -85,6 +86,14 @@ def get_config(arg: str = ""):
     c.data.synthetic.update(n_train=2048, n_val=512, n_test=512)
     p.trainer.epochs = 2
     p.latent_space.kmeans_samples = 2048
+  elif arg == "original":   # thesis-ml's behaviour number for number (issue 15)
+    c.experiment.name = "original"
+    c.data.normalize_globals = False           # raw MET (GeV)
+    p.latent_space.update(name="none", count_padding=True, kmeans_init=False,
+                          restart_dead_codes=False)
+    p.init = "torch"
+    p.trainer.eval_batch_size = p.trainer.batch_size
   elif arg:
-    raise ValueError(f"configs/default.py: unknown variant '{arg}' (valid: smoke, tiny)")
+    raise ValueError(f"configs/default.py: unknown variant '{arg}' (valid: "
+                     "smoke, tiny, original)")
   return c

@@ -9,6 +9,7 @@ import numpy as np
 
 from thesis_jax.models import build_autoencoder
 from thesis_jax.models.kmeans import kmeans
+from thesis_jax.models.torch_init import apply_init
 from thesis_jax.models.vq import set_codebook
 from thesis_jax.train import ae_steps
 from thesis_jax.train.loop_api import LOOPS, EpochRecord, Loop
@@ -46,10 +47,14 @@ class AELoop(Loop):
     t = dataset.n_tokens
     dummy = {"cont": jnp.zeros((1, t, 4)), "ids": jnp.ones((1, t), jnp.int32)}
     # One compiled init instead of ~140 op-by-op dispatches/compilations.
-    variables = jax.jit(lambda r, c, i: self.model.init(r, c, i, train=False))(
-        rng, dummy["cont"], dummy["ids"])
-    params = variables["params"]
-    model_state = {k: v for k, v in variables.items() if k != "params"}
+    init_name = str(self.config.phase1.get("init", "default"))
+
+    def init(r, c, i):
+      variables = self.model.init(r, c, i, train=False)
+      params = variables["params"]
+      model_state = {k: v for k, v in variables.items() if k != "params"}
+      return apply_init(init_name, jax.random.fold_in(r, 1), params, model_state)
+    params, model_state = jax.jit(init)(rng, dummy["cont"], dummy["ids"])
     return init_state(params, model_state, self.tx)
 
   def data_init(self, state, dataset, rng):

@@ -37,6 +37,9 @@ def validate_config(config) -> None:
                           f"{', '.join(ACTIVATIONS.names())}") from None
     if "dropout" in sub and not 0.0 <= sub.dropout < 1.0:
       raise ConfigError(f"{path}.dropout must be in [0, 1), got {sub.dropout}")
+  from thesis_jax.models.torch_init import INITS
+  if p.get("init", "default") not in INITS:
+    raise ConfigError(f"phase1.init: unknown '{p.init}' (valid: {', '.join(INITS)})")
   t = p.trainer
   for k in ("epochs", "batch_size", "lr", "eval_batch_size", "steps_per_dispatch"):
     _positive(t, k, "phase1.trainer")

@@ -10,7 +10,7 @@ import jax
 from thesis_jax.data.normalization import Normalizer
 from thesis_jax.errors import OutputError
 from thesis_jax.train import rundir, sharding
-from thesis_jax.train.checkpoint import Checkpoints, abstract_like
+from thesis_jax.train.checkpoint import Checkpoints
 from thesis_jax.train.loop_api import LOOPS
 
 
@@ -52,7 +52,16 @@ def load_run(run_dir: str, which: str = "best") -> LoadedRun:
   info = DatasetInfo(int(meta["num_types"]), int(meta["n_tokens"]), norm)
   loop = LOOPS.get(config.loop)(config, info)
   mesh = sharding.make_mesh()
-  template = sharding.replicate(loop.init_state(jax.random.PRNGKey(0), info), mesh)
-  state, _ = ckpt.restore(epoch, abstract_like(template))
+  # The restore target needs shapes and shardings only: tracing the init
+  # (eval_shape) avoids compiling it, most of a load's time on CPU.
+  rep = sharding.replicated(mesh)
+  init = lambda r: loop.init_state(r, info)
+  try:
+    shapes = jax.eval_shape(init, jax.random.PRNGKey(0))
+  except jax.errors.TracerArrayConversionError:   # an init that copies to host
+    shapes = init(jax.random.PRNGKey(0))
+  target = jax.tree.map(lambda s: jax.ShapeDtypeStruct(s.shape, s.dtype, sharding=rep),
+                        shapes)
+  state, _ = ckpt.restore(epoch, target)
   ckpt.close()
   return LoadedRun(run_dir, config, loop, state, norm, info, epoch)

@@ -22,8 +22,16 @@ from thesis_jax.reports.inference.run import (SHUFFLE_NOTE, anomaly_file_list,
                                               evaluate_run, read_anomaly_files,
                                               strategy_list)
 
-ORIGINAL_NOTE = ("original PyTorch run: no thesis_jax checkpoint to load, so "
-                 "inference is skipped (its training facts are still reported)")
+ORIGINAL_NOTE = ("original PyTorch run not imported: no thesis_jax checkpoint "
+                 "to load, so inference is skipped (its training facts are still "
+                 "reported); `python -m experiments.import_original --run_dir "
+                 "<run>` converts its best_val.pt/last.pt")
+
+
+def has_checkpoint(run_dir: str) -> bool:
+  """A thesis_jax run, or an original one converted by import_original."""
+  return (os.path.isdir(os.path.join(run_dir, "checkpoints"))
+          and os.path.exists(os.path.join(run_dir, "cfg.yaml")))
 
 
 def json_safe(x):
@@ -51,7 +59,8 @@ def _label(run: Dict) -> str:
 
 
 def run_inference(runs: List[Dict], inference_cfg, out_dir: str) -> Dict:
-  """Scores every thesis_jax run in `runs` (see module docstring) -> summary:
+  """Scores every run in `runs` with a thesis_jax checkpoint (thesis_jax runs
+  and original runs converted by experiments.import_original) -> summary:
 
   {"split", "score", "seed", "max_events", "strategies" {name: [strengths]},
    "anomaly_files" [paths], "runs" [per-run entries], "figures" [paths],
@@ -75,12 +84,13 @@ def run_inference(runs: List[Dict], inference_cfg, out_dir: str) -> Dict:
   per_run, latents, invariant = {}, {}, []
   for run, label in zip(runs, labels):
     kind = run.get("kind", "thesis_jax")
-    if kind != "thesis_jax":
+    if kind != "thesis_jax" and not has_checkpoint(run["run_dir"]):
       summary["runs"].append({"run_dir": run["run_dir"], "kind": kind,
                               "label": label, "skipped": True,
                               "note": ORIGINAL_NOTE})
       continue
     entry = evaluate_run(run["run_dir"], label, cfg, fig_dir)
+    entry["kind"] = kind      # an imported original run stays 'original'
     summary["runs"].append(entry)
     summary["figures"] += entry.get("figures", [])
     if entry.get("anomaly"):

@@ -5,7 +5,8 @@ thesis_jax run's checkpoint and normalisation, scores the chosen split
 (per-event MSE/MAE over all slots and real tokens, globals MSE, loss), then
 scores every configured corruption (paired with the clean events) and every
 anomaly file, and reports AUROC, background rejection at eps_S = 30 %/50 %,
-ROC curves and score histograms. Original PyTorch runs are skipped with a note.
+ROC curves and score histograms. Original PyTorch runs are scored once
+converted by `experiments.import_original`, else skipped with a note.
 """
 from __future__ import annotations
 
