@@ -68,7 +68,14 @@ def get_config(arg: str = ""):
       "make_plots": False,
       "families": ("losses", "metrics", "recon", "codebook", "latency"),
       "moments": ("on_epoch_end", "on_train_end"),
-      "progress": True})
+      "progress": True,
+      # --- experiment trackers (pip install 'thesis_jax[track]'; process 0)
+      "trackers": "",        # comma-separated: tensorboard, mlflow, wandb
+      "mlflow_uri": "",      # "" -> sqlite:///{output_root}/mlruns/mlflow.db
+      "wandb_project": "",   # "" -> thesis_jax
+      "wandb_mode": "",      # "" -> $WANDB_MODE, else offline (no network)
+      # --- end trackers
+  })
 
   c.distributed = ml_collections.ConfigDict({
       "coordinator_address": "", "num_processes": 0, "process_id": -1,
