@@ -130,6 +130,7 @@ def test_tensorboard_event_files(tmp_path):
   assert os.path.isdir(os.path.join(run_dir, "tensorboard", "hparams"))
 
 
+@pytest.mark.slow   # MLflow creates its SQLite tables (~10 s)
 def test_mlflow_local_store(tmp_path):
   pytest.importorskip("mlflow")
   from mlflow.tracking import MlflowClient
@@ -252,3 +253,8 @@ def test_replay_original_run_into_tensorboard(tmp_path):
   assert not os.path.exists(os.path.join(rd, "tensorboard"))   # read only
   with pytest.raises(ConfigError, match="not a run folder"):
     replay_runs([str(tmp_path)], ["tensorboard"], out)
+  # the command: `thesis-jax replay` (same code path)
+  from thesis_jax.commands.replay import run
+  run(["--trackers", "tensorboard", "--runs", rd, "--output_root",
+       str(tmp_path / "out2")])
+  assert tb_records(os.path.join(tmp_path, "out2", "tensorboard", "run_orig"))

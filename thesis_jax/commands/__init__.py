@@ -3,6 +3,7 @@
   thesis-jax train  --config default [--config.KEY=VALUE ...]
   thesis-jax sweep  --config compare_globals_heads [--parallel 2 ...]
   thesis-jax report --config compare_tokenizers --config.inputs.sweep_dir=...
+  thesis-jax replay --trackers tensorboard,mlflow --runs RUN_FOLDER[,...]
   thesis-jax COMMAND --help      flags, config names, every config key
 
 Works from any directory: configs are found by name (thesis_jax/config_files.py).
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 import sys
 
-COMMANDS = ("train", "sweep", "report")
+COMMANDS = ("train", "sweep", "report", "replay")
 
 
 def main(argv=None) -> None:
