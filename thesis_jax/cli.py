@@ -7,7 +7,9 @@ default (`64,64` for a tuple). `--help` lists the command's flags and every
 config key with its default and meaning.
 
 Exit codes: 0 done; 2 the command line or config is wrong (nothing was run,
-no folder made); 1 the run failed (data, outputs, training); 130 interrupted.
+no folder made); 1 the run failed (data, outputs, training); 75 training
+stopped by SIGTERM/SIGINT after saving (rerun to resume, errors.PREEMPTED_EXIT);
+130 interrupted elsewhere.
 Every user error is one line `error: ...` on stderr, no traceback.
 """
 from __future__ import annotations
@@ -16,7 +18,7 @@ import argparse
 import sys
 from typing import Callable, List, Optional, Sequence, Tuple
 
-from thesis_jax.errors import ConfigError, ThesisJaxError
+from thesis_jax.errors import ConfigError, Preempted, ThesisJaxError
 
 USAGE_EXIT, FAIL_EXIT = 2, 1
 
@@ -121,7 +123,8 @@ def run_command(kind: str, parser: Parser, main: Callable, argv=None,
     main(args, config, overrides, path)
   except ThesisJaxError as e:
     print(f"error: {e}", file=sys.stderr, flush=True)
-    sys.exit(USAGE_EXIT if isinstance(e, ConfigError) else FAIL_EXIT)
+    sys.exit(e.exit_code if isinstance(e, Preempted) else
+             USAGE_EXIT if isinstance(e, ConfigError) else FAIL_EXIT)
   except KeyboardInterrupt:
     print("interrupted", file=sys.stderr, flush=True)
     sys.exit(130)

@@ -4,6 +4,32 @@ from __future__ import annotations
 import ast
 from typing import Any, List, Optional, Sequence, Tuple
 
+import yaml
+
+YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def read_yaml(path: str, expect: type = object) -> Any:
+  """Safely loads a YAML file (no Python object tags); raises ConfigError, one
+  line naming `path`, for invalid YAML, tags such as `!!python/object`, or a
+  top-level value that is not an `expect` (dict, list)."""
+  from thesis_jax.errors import ConfigError
+  with open(path, encoding="utf-8") as f:
+    try:
+      data = yaml.load(f, Loader=YAML_LOADER)
+    except yaml.YAMLError as e:
+      mark = getattr(e, "problem_mark", None)
+      where = f" (line {mark.line + 1})" if mark is not None else ""
+      what = getattr(e, "problem", None) or str(e).splitlines()[0]
+      raise ConfigError(f"{path}: unreadable YAML{where}: "
+                        f"{' '.join(str(what).split())}") from None
+  if data is None and expect in (dict, list):
+    data = expect()
+  if not isinstance(data, expect):
+    raise ConfigError(f"{path}: expected a YAML {expect.__name__}, got "
+                      f"{type(data).__name__}")
+  return data
+
 
 def to_plain(config) -> dict:
   """ConfigDict -> plain dict with lists for tuples (YAML/JSON friendly)."""

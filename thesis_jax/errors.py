@@ -19,3 +19,14 @@ class OutputError(ThesisJaxError):
 
 class NonFiniteLossError(ThesisJaxError):
   """Training produced a NaN/inf loss; the last good checkpoint is kept."""
+
+
+# Exit code of a run stopped by SIGTERM/SIGINT after saving what it can:
+# sysexits' EX_TEMPFAIL ("temporary failure; retry later"). Launchers requeue
+# jobs that exit with it; running the same command with resume continues.
+PREEMPTED_EXIT = 75
+
+
+class Preempted(ThesisJaxError):
+  """Stopped by SIGTERM/SIGINT; the message says how to resume."""
+  exit_code = PREEMPTED_EXIT

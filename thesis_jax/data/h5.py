@@ -33,12 +33,7 @@ def read_splits(path: str, datasets: Mapping[str, str], n_tokens: int,
   import h5py
   if not path:
     raise DataError("data.path is empty: give an HDF5 file")
-  if not os.path.exists(path):
-    raise DataError(f"{path}: file not found (data.path)")
-  try:
-    f = h5py.File(path, "r")
-  except OSError as e:
-    raise DataError(f"{path}: not a readable HDF5 file ({e})") from None
+  f = _open(path, "data.path")
   out = {}
   with f:
     available = sorted(k for k in f.keys())
@@ -67,16 +62,26 @@ def read_splits(path: str, datasets: Mapping[str, str], n_tokens: int,
 def find_single_dataset(path: str, preferred: str = "X_test") -> str:
   """The dataset to use from an 'other' file: `preferred`, else the only one."""
   import h5py
-  if not os.path.exists(path):
-    raise DataError(f"{path}: file not found")
-  try:
-    with h5py.File(path, "r") as f:
-      names = [k for k in f.keys() if isinstance(f[k], h5py.Dataset)]
-  except OSError as e:
-    raise DataError(f"{path}: not a readable HDF5 file ({e})") from None
+  with _open(path, "file") as f:
+    names = [k for k in f.keys() if isinstance(f[k], h5py.Dataset)]
   if preferred in names:
     return preferred
   if len(names) == 1:
     return names[0]
   raise DataError(f"{path}: no dataset '{preferred}' and not exactly one "
                   f"dataset to choose from (found: {', '.join(names) or 'none'})")
+
+
+def _open(path: str, key: str):
+  """h5py.File(path, "r") or a one-line DataError naming `key`."""
+  import h5py
+  if not os.path.exists(path):
+    raise DataError(f"{path}: file not found ({key})")
+  if os.path.isdir(path):
+    raise DataError(f"{path}: is a folder, not an HDF5 file ({key})")
+  try:
+    return h5py.File(path, "r")
+  except OSError as e:
+    why = getattr(e, "strerror", None) or str(e).splitlines()[0]
+    raise DataError(f"{path}: not a readable HDF5 file ({key}): "
+                    f"{why}") from None

@@ -18,7 +18,7 @@ from typing import Any, Dict, List, Optional, Sequence
 
 import yaml
 
-_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+from thesis_jax.config_tools import YAML_LOADER, read_yaml
 
 # Original class names -> registry names used by thesis_jax.
 CLASS_NAMES = {
@@ -43,9 +43,6 @@ class RunConfig:
   path: str                 # the config file read
 
 
-def _load_yaml(path: str):
-  with open(path, encoding="utf-8") as f:
-    return yaml.load(f, Loader=_Loader)
 
 
 def _has_target(x) -> bool:
@@ -88,14 +85,12 @@ def read_run_config(run_dir: str) -> Optional[RunConfig]:
     path, ov_path, kind = cfg_yaml, os.path.join(run_dir, "overrides.yaml"), ""
   else:
     return None
-  cfg = _load_yaml(path) or {}
-  if not isinstance(cfg, dict):
-    raise ValueError(f"{path}: not a YAML mapping")
+  cfg = read_yaml(path, dict)
   if not kind:
     kind = "original" if _has_target(cfg) else "thesis_jax"
   overrides = []
   if os.path.exists(ov_path):
-    overrides = [str(o) for o in (_load_yaml(ov_path) or [])]
+    overrides = [str(o) for o in read_yaml(ov_path, list)]
   return RunConfig(kind, _resolve(cfg), overrides, path)
 
 
@@ -181,7 +176,7 @@ def param_name(key: str) -> str:
 def parse_value(text: str):
   """Override value -> int/float/bool/str (`1e-3` is a float, unlike YAML 1.1)."""
   try:
-    v = yaml.load(text, Loader=_Loader)
+    v = yaml.load(text, Loader=YAML_LOADER)
   except yaml.YAMLError:
     v = text
   if isinstance(v, str):

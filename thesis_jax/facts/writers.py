@@ -1,17 +1,27 @@
 """Append-only facts writer (process 0 only) for one run folder.
 
-Each event is one complete line written with a single `write` + flush + fsync,
-so a crash never leaves a half line. `truncate_after(epoch)` drops facts of
-epochs a resumed run will redo.
+What is atomic:
+- each events.jsonl line / scalars.csv row is appended with `os.write` on an
+  O_APPEND descriptor and fsync'd; if the write fails (full disk, quota) the
+  file is cut back to its previous length, so no half line stays behind;
+- `transaction()` groups one epoch's scalars rows and event: if any write in
+  it fails, both files are cut back to where they were, so scalars.csv is
+  never an epoch ahead of events.jsonl;
+- a torn last line left by a hard kill (kill -9, node loss) is removed when a
+  writer opens the folder (`repair`), and readers skip it (`iter_events`).
+Write errors raise OutputError: one line naming the facts folder.
+`truncate_after(epoch)` drops facts of epochs a resumed run will redo.
 """
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
 import os
 from typing import Any, Dict, Mapping, Optional, Sequence
 
+from thesis_jax.errors import OutputError
 from thesis_jax.facts.schema import format_cell, iter_events, scalars_header
 
 
@@ -23,8 +33,13 @@ class FactsWriter:
     self.scalars_path = os.path.join(self.dir, "scalars.csv")
     self.header = scalars_header(metric_keys)
     self.enabled = enabled
+    self._undo: Optional[Dict[str, int]] = None   # path -> size (transaction)
     if enabled:
-      os.makedirs(self.dir, exist_ok=True)
+      try:
+        os.makedirs(self.dir, exist_ok=True)
+      except OSError as e:
+        raise self._error(e) from None
+      self.repair()
       if not os.path.exists(self.scalars_path):
         self._append(self.scalars_path, self._csv_line(self.header))
 
@@ -34,12 +49,45 @@ class FactsWriter:
     csv.writer(buf, lineterminator="\n").writerow(cells)
     return buf.getvalue()
 
-  @staticmethod
-  def _append(path: str, text: str) -> None:
-    with open(path, "a", encoding="utf-8") as f:
-      f.write(text)
-      f.flush()
-      os.fsync(f.fileno())
+  def _error(self, e: OSError) -> OutputError:
+    return OutputError(f"{self.dir}: cannot write facts: {e.strerror or e} "
+                       "(the facts end at the last complete epoch; free space "
+                       "and resume the run)")
+
+  def _append(self, path: str, text: str) -> None:
+    """Appends whole lines or nothing (cut back on failure), then fsync."""
+    data = text.encode("utf-8")
+    try:
+      fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    except OSError as e:
+      raise self._error(e) from None
+    size = os.fstat(fd).st_size
+    if self._undo is not None:
+      self._undo.setdefault(path, size)
+    try:
+      view = memoryview(data)
+      while view:
+        view = view[os.write(fd, view):]
+      os.fsync(fd)
+    except OSError as e:
+      _cut(fd, size)
+      raise self._error(e) from None
+    finally:
+      os.close(fd)
+
+  @contextlib.contextmanager
+  def transaction(self):
+    """Every append inside is undone if any of them (or the body) fails."""
+    self._undo = {}
+    try:
+      yield self
+    except BaseException:
+      for path, size in self._undo.items():
+        with contextlib.suppress(OSError):
+          os.truncate(path, size)
+      raise
+    finally:
+      self._undo = None
 
   def event(self, payload: Mapping[str, Any]) -> None:
     if self.enabled:
@@ -63,30 +111,84 @@ class FactsWriter:
     self._append(self.scalars_path,
                  self._csv_line([format_cell(row.get(c)) for c in self.header]))
 
+  def repair(self) -> None:
+    """Cuts a torn (unterminated) last line off both files (a hard kill)."""
+    for path in (self.events_path, self.scalars_path):
+      try:
+        repair_torn_line(path)
+      except OSError as e:
+        raise self._error(e) from None
+
   def truncate_after(self, epoch: int) -> None:
     """Keeps on_start and epochs <= `epoch`; drops everything later."""
     if not self.enabled:
       return
+    try:
+      self._truncate_after(epoch)
+    except OSError as e:
+      raise self._error(e) from None
+
+  def _truncate_after(self, epoch: int) -> None:
     if os.path.exists(self.events_path):
       keep = [json.dumps(ev) + "\n" for ev in iter_events(self.run_dir)
               if ev.get("moment") == "on_start" or (
                   ev.get("moment") == "on_epoch_end"
                   and ev.get("epoch") is not None and ev["epoch"] <= epoch)]
-      _atomic_write(self.events_path, "".join(keep))
+      atomic_write(self.events_path, "".join(keep))
     if os.path.exists(self.scalars_path):
       with open(self.scalars_path, encoding="utf-8", newline="") as f:
         rows = list(csv.reader(f))
       out = [self._csv_line(rows[0])] if rows else [self._csv_line(self.header)]
       for r in rows[1:]:
-        if len(r) == len(rows[0]) and r[0] and int(r[0]) <= epoch:
+        if len(r) == len(rows[0]) and _int(r[0]) is not None and \
+            _int(r[0]) <= epoch:
           out.append(self._csv_line(r))
-      _atomic_write(self.scalars_path, "".join(out))
+      atomic_write(self.scalars_path, "".join(out))
 
 
-def _atomic_write(path: str, text: str) -> None:
-  tmp = path + ".tmp"
-  with open(tmp, "w", encoding="utf-8") as f:
-    f.write(text)
+def _int(text: str) -> Optional[int]:
+  try:
+    return int(text)
+  except ValueError:
+    return None
+
+
+def _cut(fd: int, size: int) -> None:
+  with contextlib.suppress(OSError):
+    os.ftruncate(fd, size)
+
+
+def repair_torn_line(path: str) -> bool:
+  """Truncates `path` after its last newline; -> True if it cut something."""
+  if not os.path.exists(path):
+    return False
+  with open(path, "rb+") as f:
+    f.seek(0, os.SEEK_END)
+    end = f.tell()
+    if end == 0:
+      return False
+    f.seek(max(end - 1, 0))
+    if f.read(1) == b"\n":
+      return False
+    f.seek(0)
+    keep = f.read().rfind(b"\n") + 1
+    f.truncate(keep)
     f.flush()
     os.fsync(f.fileno())
-  os.replace(tmp, path)
+  return True
+
+
+def atomic_write(path: str, text: str) -> None:
+  """Writes `path` whole or not at all (temp file, fsync, rename); a failed
+  write removes the temp file and leaves the old `path` untouched."""
+  tmp = f"{path}.tmp{os.getpid()}"
+  try:
+    with open(tmp, "w", encoding="utf-8") as f:
+      f.write(text)
+      f.flush()
+      os.fsync(f.fileno())
+    os.replace(tmp, path)
+  except BaseException:
+    with contextlib.suppress(OSError):
+      os.remove(tmp)
+    raise

@@ -158,6 +158,7 @@ def _curves(runs, key: str, label: str):
   s = runs.summary
   betas = sorted({float(b) for b in s["globals_beta"]})
   fig, axes = new_figure(1, len(betas), size=(4.6, 3.9))
+  axes = np.atleast_2d(axes)      # one beta -> a single Axes
   ep = curves(runs, key)
   styles = seed_styles(s)
   for j, b in enumerate(betas):

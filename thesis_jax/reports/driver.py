@@ -26,7 +26,8 @@ from thesis_jax.facts.readers import Runs, load_runs
 from thesis_jax.facts.schema import git_commit
 from thesis_jax.reports.registry import REPORTS
 from thesis_jax.config_tools import split_list, to_plain as config_to_dict
-from thesis_jax.train.rundir import ensure_writable_dir, timestamp
+from thesis_jax.train.rundir import (check_name, create_unique_dir,
+                                     ensure_writable_dir, timestamp)
 
 log = logging.getLogger("thesis_jax.reports")
 POINTER = "report_pointer.txt"
@@ -156,9 +157,7 @@ def run_report(config) -> ReportResult:
     raise ConfigError(e.args[0]) from None
   if int(config.figures.dpi) <= 0:
     raise ConfigError(f"figures.dpi must be > 0, got {config.figures.dpi}")
-  name = str(config.name or config.report)
-  if "/" in name:
-    raise ConfigError(f"name must be a folder name, got '{name}'")
+  name = check_name(config.name or config.report, "name")
   sweep_dir = str(config.inputs.sweep_dir or "")
   runs = load_runs(sweep_dir or None, _values(config.inputs.run_dirs) or None)
   runs = select(runs, config.get("select", None))
@@ -168,12 +167,12 @@ def run_report(config) -> ReportResult:
   root = infer_output_root(config, runs, sweep_dir)
   reports_dir = os.path.join(root, "reports")
   ensure_writable_dir(reports_dir, "env.output_root")
-  stamp = timestamp()
-  report_id, i = f"report_{stamp}_{name}", 1
-  while os.path.exists(os.path.join(reports_dir, report_id)):
-    i += 1
-    report_id = f"report_{stamp}_{name}_{i}"
-  final = os.path.join(reports_dir, report_id)
+  # The final name is reserved by an atomic mkdir (concurrent reports get
+  # _2, _3, ...); the finished build replaces the empty reserved folder.
+  final = create_unique_dir(
+      os.path.join(reports_dir, f"report_{timestamp()}_{name}"),
+      "env.output_root")
+  report_id = os.path.basename(final)
   tmp = os.path.join(reports_dir, f".{report_id}.partial")
   try:
     figures, inference = _build(tmp, final, report_id, report, runs, config,
@@ -181,6 +180,8 @@ def run_report(config) -> ReportResult:
     os.rename(tmp, final)
   except BaseException:
     shutil.rmtree(tmp, ignore_errors=True)
+    if os.path.isdir(final) and not os.listdir(final):
+      os.rmdir(final)
     raise
   _backlinks(runs, report_id, final)
   text = _text(report, runs, config, final, figures, inference)

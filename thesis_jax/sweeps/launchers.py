@@ -14,10 +14,15 @@ import re
 import shlex
 from typing import Callable, List, Sequence, Tuple
 
-from thesis_jax.errors import ConfigError
+from thesis_jax.errors import PREEMPTED_EXIT, ConfigError
 from thesis_jax.registry import Registry
 from thesis_jax.sweeps import basecfg
 from thesis_jax.sweeps.runner import RESUME_FLAG
+from thesis_jax.train.rundir import check_name
+
+# seconds between SLURM's warning SIGTERM and the time limit: one epoch's
+# checkpoint plus the facts must fit (see README "Failures and recovery")
+SIGNAL_LEAD_S = 120
 
 LAUNCHERS: Registry[Callable] = Registry("launcher", "--launcher")
 
@@ -47,7 +52,7 @@ def _task_body(exp_dir: str, workdir: str, sweep: dict,
   """Shared bash: cd, env line, `case` over job numbers, exec training."""
   jobs = {j["job"]: j for j in sweep["jobs"]}
   cfg = shlex.quote(os.path.join(exp_dir, basecfg.BASE_PY))
-  lines = ["set -euo pipefail", f"cd {shlex.quote(workdir)}"]
+  lines = ["set -euo pipefail", f"cd {shlex.quote(_one_line(workdir, 'workdir'))}"]
   if env_setup.strip():
     lines.append(env_setup.strip())
   cache = _dq(os.path.join(exp_dir, "jax_cache"))
@@ -57,13 +62,18 @@ def _task_body(exp_dir: str, workdir: str, sweep: dict,
             'export JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS="${'
             'JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS:-0}"']
   lines += [f'TASK="{task_var}"', 'case "$TASK" in']
-  for idx, resume in todo:
+  for idx, _ in todo:   # resume or not is decided when the task starts
     args = [f"--config.{o}" for o in jobs[idx]["overrides"]]
-    if resume:
-      args.append(RESUME_FLAG)
-    lines.append(f"  # {jobs[idx]['run_dir']}")
-    lines.append(f"  {idx}) ARGS=({' '.join(shlex.quote(a) for a in args)}) ;;")
+    run_dir = os.path.join(exp_dir, _one_line(jobs[idx]["run_dir"], "run_dir"))
+    lines.append(f"  {idx}) RUN_DIR={shlex.quote(run_dir)}; "
+                 f"ARGS=({' '.join(shlex.quote(a) for a in args)}) ;;")
   lines += ['  *) echo "no job $TASK in this sweep" >&2; exit 2 ;;', "esac",
+            "# a requeued/retried task continues from its last checkpoint",
+            'for CK in "$RUN_DIR"/checkpoints/*; do',
+            f'  if [[ "${{CK##*/}}" =~ ^[0-9]+$ ]]; then ARGS+=({RESUME_FLAG}); '
+            "break; fi", "done",
+            f"# exit code {PREEMPTED_EXIT}: stopped by SIGTERM/SIGINT after "
+            "saving; run again to resume",
             f'exec "${{PYTHON:-python}}" -m thesis_jax train --config '
             f'{cfg}:job"$TASK" "${{ARGS[@]}}"']
   return "\n".join(lines) + "\n"
@@ -76,20 +86,26 @@ def write_slurm(exp_dir: str, workdir: str, sweep: dict,
   """-> ([slurm_array.sh], "sbatch .../slurm_array.sh")."""
   time_limit_seconds(opt.time_limit)
   path = os.path.join(exp_dir, "slurm_array.sh")
-  logs = os.path.join(exp_dir, "logs", "job%a.log")
+  logs = _directive(os.path.join(exp_dir, "logs", "job%a.log"), "--output")
   head = ["#!/bin/bash",
-          f"# Sweep {os.path.basename(exp_dir)}: {len(todo)} array task(s), "
-          "one per grid point (written by experiments.sweep).",
-          f"# Submit: sbatch {path}",
-          f"#SBATCH --job-name={sweep['name']}",
-          f"#SBATCH --array={','.join(str(i) for i, _ in todo)}",
+          f"# Sweep {_one_line(os.path.basename(exp_dir), 'exp folder')}: "
+          f"{len(todo)} array task(s), one per grid point (written by "
+          "experiments.sweep).",
+          f"# Submit: sbatch {shlex.quote(path)}",
+          f"#SBATCH --job-name={check_name(sweep['name'], 'sweep name')}",
+          f"#SBATCH --array={','.join(str(int(i)) for i, _ in todo)}",
           f"#SBATCH --output={logs}", f"#SBATCH --error={logs}",
-          "#SBATCH --ntasks=1", f"#SBATCH --cpus-per-task={opt.cpus_per_job}",
-          f"#SBATCH --mem={opt.mem}", f"#SBATCH --time={opt.time_limit}"]
+          "#SBATCH --ntasks=1", f"#SBATCH --cpus-per-task={int(opt.cpus_per_job)}",
+          f"#SBATCH --mem={_directive(opt.mem, '--mem')}",
+          f"#SBATCH --time={opt.time_limit.strip()}",
+          f"# SIGTERM {SIGNAL_LEAD_S} s before the time limit (B: to this "
+          "shell, which exec's python): the run saves and exits "
+          f"{PREEMPTED_EXIT}",
+          f"#SBATCH --signal=B:TERM@{SIGNAL_LEAD_S}"]
   if opt.gpus_per_job > 0:
-    head.append(f"#SBATCH --gres=gpu:{opt.gpus_per_job}")
+    head.append(f"#SBATCH --gres=gpu:{int(opt.gpus_per_job)}")
   if opt.partition:
-    head.append(f"#SBATCH --partition={opt.partition}")
+    head.append(f"#SBATCH --partition={_directive(opt.partition, '--partition')}")
   body = _task_body(exp_dir, workdir, sweep, todo, opt.env_setup,
                     "${SLURM_ARRAY_TASK_ID:?run this script with sbatch}")
   _write_exec(path, "\n".join(head) + "\n\n" + body)
@@ -105,29 +121,55 @@ def write_htcondor(exp_dir: str, workdir: str, sweep: dict,
   sh = os.path.join(exp_dir, "htcondor_job.sh")
   sub = os.path.join(exp_dir, "htcondor.sub")
   head = ["#!/bin/bash",
-          f"# One task of sweep {os.path.basename(exp_dir)}; argument: the job "
-          "number (written by experiments.sweep).", ""]
+          f"# One task of sweep {_one_line(os.path.basename(exp_dir), 'exp folder')}"
+          "; argument: the job number (written by experiments.sweep).", ""]
   _write_exec(sh, "\n".join(head) + _task_body(
       exp_dir, workdir, sweep, todo, opt.env_setup,
       "${1:?usage: htcondor_job.sh JOB_NUMBER}"))
-  logs = os.path.join(exp_dir, "logs")
+  logs = _directive(os.path.join(exp_dir, "logs"), "logs folder")
   lines = [f"# Sweep {os.path.basename(exp_dir)}: {len(todo)} job(s).",
-           f"# Submit: condor_submit {sub}",
-           "universe = vanilla", f"executable = {sh}", "arguments = $(job)",
-           f"initialdir = {workdir}",
+           f"# Submit: condor_submit {shlex.quote(sub)}",
+           "universe = vanilla", f"executable = {_directive(sh, 'executable')}",
+           "arguments = $(job)",
+           f"initialdir = {_directive(workdir, 'workdir')}",
            f"output = {logs}/job$(job).log", f"error = {logs}/job$(job).err",
            f"log = {logs}/htcondor.log",
-           f"request_cpus = {opt.cpus_per_job}",
-           f"request_memory = {opt.mem}"]
+           f"request_cpus = {int(opt.cpus_per_job)}",
+           f"request_memory = {_directive(opt.mem, '--mem')}"]
   if opt.gpus_per_job > 0:
-    lines.append(f"request_gpus = {opt.gpus_per_job}")
-  lines += [f"allowed_execute_duration = {secs}", f"+MaxRuntime = {secs}"]
+    lines.append(f"request_gpus = {int(opt.gpus_per_job)}")
+  lines += [f"allowed_execute_duration = {secs}", f"+MaxRuntime = {secs}",
+            "# eviction/removal sends SIGTERM: the run saves and exits "
+            f"{PREEMPTED_EXIT};", "# such a job goes back to the queue and "
+            "resumes from its checkpoint",
+            "kill_sig = SIGTERM",
+            f"on_exit_remove = (ExitBySignal == True) || (ExitCode != {PREEMPTED_EXIT})"]
   if opt.queue:
-    lines.append(f'+JobFlavour = "{opt.queue}"')
-  lines.append(f"queue job in ({' '.join(str(i) for i, _ in todo)})")
+    lines.append(f'+JobFlavour = "{_directive(opt.queue, "--queue")}"')
+  lines.append(f"queue job in ({' '.join(str(int(i)) for i, _ in todo)})")
   with open(sub, "w") as f:
     f.write("\n".join(lines) + "\n")
   return [sh, sub], f"condor_submit {shlex.quote(sub)}"
+
+
+def _one_line(text: str, what: str) -> str:
+  """`text` unchanged, or ConfigError if it holds a newline or other control
+  character (which would end a comment/directive and inject a line)."""
+  text = str(text)
+  if any(ord(c) < 32 or ord(c) == 127 for c in text):
+    raise ConfigError(f"{what} {text!r} contains a newline or control "
+                      "character; it cannot go into a launcher script")
+  return text
+
+
+def _directive(text: str, what: str) -> str:
+  """A value for a `#SBATCH` line or an HTCondor submit line: one line, no
+  spaces or quotes (neither format has a quoting rule we can rely on)."""
+  text = _one_line(text, what)
+  if not text or any(c.isspace() or c in "\"'" for c in text):
+    raise ConfigError(f"{what} {text!r}: cluster submit files need a value "
+                      "without spaces or quotes")
+  return text
 
 
 def _dq(text: str) -> str:

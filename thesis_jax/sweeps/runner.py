@@ -24,8 +24,7 @@ import time
 from typing import Dict, List, Optional, Sequence, Tuple
 
 from thesis_jax.sweeps import basecfg, state
-
-RESUME_FLAG = "--config.phase1.trainer.resume=True"
+from thesis_jax.train.preemption import RESUME_FLAG
 _THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 

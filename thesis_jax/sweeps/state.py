@@ -21,6 +21,7 @@ from typing import Any, Dict, Optional
 
 from thesis_jax.errors import OutputError
 from thesis_jax.facts.schema import iter_events
+from thesis_jax.facts.writers import atomic_write
 from thesis_jax.train import rundir
 
 SWEEP_JSON = "sweep.json"
@@ -31,10 +32,7 @@ def new_exp_dir(output_root: str, name: str, stamp: str) -> str:
   """Creates `{output_root}/multiruns/exp_{stamp}_{name}` (suffix _2 on clash)."""
   base = os.path.join(os.path.abspath(output_root), "multiruns",
                       f"exp_{stamp}_{name}")
-  path, i = base, 1
-  while os.path.exists(path):
-    i += 1
-    path = f"{base}_{i}"
+  path = rundir.create_unique_dir(base, "base.logging.output_root")
   rundir.ensure_writable_dir(path, "base.logging.output_root")
   os.makedirs(os.path.join(path, "runs"), exist_ok=True)
   os.makedirs(os.path.join(path, "logs"), exist_ok=True)
@@ -47,19 +45,59 @@ def now_iso() -> str:
 
 def write_sweep(exp_dir: str, sweep: Dict[str, Any]) -> None:
   """Atomic rewrite of sweep.json (a reader never sees half a file)."""
-  path = os.path.join(exp_dir, SWEEP_JSON)
-  tmp = path + ".tmp"
-  with open(tmp, "w") as f:
-    json.dump(sweep, f, indent=1)
-  os.replace(tmp, path)
+  atomic_write(os.path.join(exp_dir, SWEEP_JSON), json.dumps(sweep, indent=1))
 
 
 def read_sweep(exp_dir: str) -> Dict[str, Any]:
   path = os.path.join(exp_dir, SWEEP_JSON)
   if not os.path.exists(path):
     raise OutputError(f"{exp_dir}: not a sweep folder (no {SWEEP_JSON})")
-  with open(path) as f:
-    return json.load(f)
+  try:
+    with open(path) as f:
+      sweep = json.load(f)
+  except ValueError as e:
+    raise OutputError(f"{path}: not valid JSON ({e})") from None
+  check_jobs(exp_dir, sweep)
+  return sweep
+
+
+# keys a job's overrides may not set: they would move its outputs out of the
+# sweep folder or change how it starts
+_RESERVED = ("logging.run_dir", "logging.output_root", "phase1.trainer.resume")
+
+
+def check_jobs(exp_dir: str, sweep: Dict[str, Any]) -> None:
+  """Raises OutputError (one line naming sweep.json and the job) unless every
+  job's run_dir lies inside `{exp}/runs/`, its log inside `{exp}/logs/`, and
+  its overrides leave _RESERVED alone: a hand-edited or hostile sweep.json
+  must never make --resume delete or write outside the sweep folder."""
+  where = os.path.join(exp_dir, SWEEP_JSON)
+  jobs = sweep.get("jobs") if isinstance(sweep, dict) else None
+  if not isinstance(jobs, list):
+    raise OutputError(f"{where}: no 'jobs' list")
+  for n, job in enumerate(jobs):
+    if not isinstance(job, dict) or job.get("job") != n:
+      raise OutputError(f"{where}: jobs[{n}] is not job {n}")
+    for field, sub in (("run_dir", "runs"), ("log", "logs")):
+      _inside(exp_dir, sub, job.get(field), f"{where}: job {n} {field}")
+    ovs = job.get("overrides")
+    if not isinstance(ovs, list) or not all(isinstance(o, str) for o in ovs):
+      raise OutputError(f"{where}: job {n} overrides must be a list of strings")
+    for o in ovs:
+      if o.split("=", 1)[0].strip() in _RESERVED:
+        raise OutputError(f"{where}: job {n} override '{o}' is not allowed "
+                          "in a sweep (it would move or restart the job)")
+
+
+def _inside(exp_dir: str, sub: str, rel, what: str) -> None:
+  root = os.path.realpath(os.path.join(exp_dir, sub))
+  ok = isinstance(rel, str) and rel and not os.path.isabs(rel)
+  if ok:
+    full = os.path.realpath(os.path.join(exp_dir, rel))
+    ok = os.path.dirname(full) == root
+  if not ok:
+    raise OutputError(f"{what} {rel!r} is not a folder directly inside "
+                      f"{os.path.join(exp_dir, sub)}; refusing to touch it")
 
 
 def has_checkpoint(run_dir: str) -> bool:

@@ -5,6 +5,7 @@ from thesis_jax.errors import ConfigError
 from thesis_jax.models.layers import ACTIVATIONS
 from thesis_jax.models.registry import BOTTLENECKS, DECODERS, ENCODERS
 from thesis_jax.train.loop_api import LOOPS
+from thesis_jax.train.rundir import check_name
 
 
 def _positive(cfg, key: str, path: str, allow_zero: bool = False):
@@ -57,6 +58,4 @@ def validate_config(config) -> None:
   d = config.data
   _positive(d, "n_tokens", "data")
   _positive(d, "limit_samples", "data", allow_zero=True)
-  if not config.experiment.name or "/" in config.experiment.name:
-    raise ConfigError(f"experiment.name must be a non-empty folder name, got "
-                      f"'{config.experiment.name}'")
+  check_name(config.experiment.name, "experiment.name")

@@ -12,6 +12,7 @@ import numpy as np
 from thesis_jax.errors import ConfigError
 
 _initialized = False
+_BROADCAST_BYTES = 4096   # fixed size: every process sends the same shape
 
 
 def maybe_initialize(dcfg) -> bool:
@@ -56,10 +57,14 @@ def maybe_initialize(dcfg) -> bool:
 
 
 def broadcast_str(value: str) -> str:
-  """Process 0's `value` on every process (e.g. the run folder timestamp)."""
+  """Process 0's `value` on every process (e.g. the run folder path)."""
   if jax.process_count() == 1:
     return value
   from jax.experimental import multihost_utils
-  raw = np.frombuffer(value.encode().ljust(64, b"\0"), dtype=np.uint8)
+  data = value.encode()
+  if len(data) > _BROADCAST_BYTES:
+    raise ConfigError(f"'{value[:60]}...' is longer than {_BROADCAST_BYTES} "
+                      "bytes (broadcast to every process)")
+  raw = np.frombuffer(data.ljust(_BROADCAST_BYTES, b"\0"), dtype=np.uint8)
   out = multihost_utils.broadcast_one_to_all(raw)
   return bytes(np.asarray(out, np.uint8)).rstrip(b"\0").decode()

@@ -67,8 +67,9 @@ def _resolve_run_dir(config) -> tuple[str, bool]:
     return path, True
   if lg.run_dir:
     return lg.run_dir, False
-  stamp = distributed.broadcast_str(rundir.timestamp())
-  return rundir.new_run_dir(lg.output_root, config.experiment.name, stamp), False
+  path = (rundir.new_run_dir(lg.output_root, config.experiment.name)
+          if jax.process_index() == 0 else "")   # one folder, made atomically
+  return distributed.broadcast_str(path), False
 
 
 def train(config, overrides: Sequence[str] = ()) -> TrainResult:

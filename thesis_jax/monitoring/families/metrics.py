@@ -23,7 +23,7 @@ def plot(ctx):
   if not panels:
     return []
   fig, axes = new_figure(1, panels, size=(5.0, 3.8))
-  it = iter(axes[0])
+  it = iter(np.atleast_2d(axes)[0])   # one panel -> a single Axes
   k = _codebook_size(ctx)
   if has_data(perp) or has_data(tperp):
     ax = next(it)
