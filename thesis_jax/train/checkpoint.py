@@ -1,4 +1,5 @@
-"""All Orbax calls live here: keep the best (by val loss) and the last epoch.
+"""All Orbax calls live here: keep the best (by val loss) and the last two
+epochs.
 
 Layout: `{run_dir}/checkpoints/{epoch}/` with items `state` (the TrainState
 pytree, StandardSave) and `meta` (JSON: epoch, histories, normalisation, ...).
@@ -60,7 +61,7 @@ class Checkpoints:
     policy = _P.AnyPreservationPolicy([
         _P.BestN(get_metric_fn=val, reverse=True, n=1,
                  keep_checkpoints_without_metrics=False),
-        _P.LatestN(n=1)])
+        _P.LatestN(n=2)])   # a damaged newest one has a fallback
     options = ocp.CheckpointManagerOptions(
         best_fn=val, best_mode="min", preservation_policy=policy,
         create=self._create, enable_async_checkpointing=False,
