@@ -26,7 +26,8 @@ def globals_prediction(decoder, z, *, train: bool):
   """The decoder's globals head on z [B,T,D] -> [B,G], or None if disabled.
 
   Call inside a decoder's compact `__call__`; reads its `globals_head`,
-  `globals_hidden`, `num_globals` and `activation` fields.
+  `globals_hidden`, `num_globals` and `activation` fields. A padding-free
+  caller passes its per-event token means as z [B,1,D].
   """
   if not decoder.globals_head:
     return None
@@ -35,7 +36,11 @@ def globals_prediction(decoder, z, *, train: bool):
 
 
 class MLPDecoder(nn.Module):
-  """z [B,T,D] -> MLP -> x_hat [B,T,C]; plus globals_hat [B,G] if enabled."""
+  """z [B,T,D] -> MLP -> x_hat [B,T,C]; plus globals_hat [B,G] if enabled.
+
+  Token-wise, so z may be any [..., D] (packed tokens [N, D]) when `pooled`
+  [B, D], the per-event mean of z over all T slots, feeds the globals head.
+  """
   cont_dim: int = 4
   num_globals: int = 2
   hidden: Sequence[int] = (128, 128)
@@ -45,10 +50,11 @@ class MLPDecoder(nn.Module):
   globals_hidden: Sequence[int] = (32,)
 
   @nn.compact
-  def __call__(self, z, mask=None, *, train: bool = False):
+  def __call__(self, z, mask=None, *, train: bool = False, pooled=None):
     x_hat = MLP(tuple(self.hidden), self.cont_dim, self.activation,
                 self.dropout, name="mlp")(z, train=train)
-    return x_hat, globals_prediction(self, z, train=train)
+    pool_in = z if pooled is None else pooled[:, None]   # mean of 1 slot = itself
+    return x_hat, globals_prediction(self, pool_in, train=train)
 
 
 @DECODERS.register("mlp")

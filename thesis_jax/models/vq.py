@@ -58,8 +58,8 @@ def perplexity(counts):
   return jnp.where(total > 0, jnp.exp(-jnp.sum(p * jnp.log(p + 1e-10))), 0.0)
 
 
-def sample_rows(key, flat, w, k: int):
-  """k rows of flat [N,D] drawn uniformly (with replacement) among w > 0.
+def sample_indices(key, w, k: int):
+  """k indices into w [N] drawn uniformly (with replacement) among w > 0.
 
   O(N + k log N): a rank lookup in the cumulative count of eligible rows,
   instead of a [k, N] categorical draw.
@@ -68,7 +68,12 @@ def sample_rows(key, flat, w, k: int):
   n = csum[-1]
   r = jnp.floor(jax.random.uniform(key, (k,)) * n).astype(jnp.int32)
   idx = jnp.searchsorted(csum, jnp.minimum(r, n - 1) + 1, side="left")
-  return flat[jnp.clip(idx, 0, flat.shape[0] - 1)]
+  return jnp.clip(idx, 0, w.shape[0] - 1)
+
+
+def sample_rows(key, flat, w, k: int):
+  """k rows of flat [N,D] drawn uniformly (with replacement) among w > 0."""
+  return flat[sample_indices(key, w, k)]
 
 
 def smoothed_counts(count, eps):
@@ -92,7 +97,13 @@ def ema_update(cluster_size, ema_w, counts, sums, decay, eps):
 
 
 class VectorQuantizer(nn.Module):
-  """z_e [B,T,D], mask [B,T] (slots counted in statistics) -> (z_q_st, aux)."""
+  """z_e [B,T,D], mask [B,T] (slots counted in statistics) -> (z_q_st, aux).
+
+  `mask` may be a float count per row (a padding-free caller's padding
+  representative stands for many slots); `sample_index(key, k) -> [k]` then
+  picks the restart rows as the dense layout would (default: uniform among
+  rows with mask > 0).
+  """
   codebook_size: int = 512
   dim: int = 32
   beta: float = 0.25
@@ -102,7 +113,7 @@ class VectorQuantizer(nn.Module):
   restart_after: int = 0
 
   @nn.compact
-  def __call__(self, z_e, mask, *, train: bool = False):
+  def __call__(self, z_e, mask, *, train: bool = False, sample_index=None):
     k, d = self.codebook_size, self.dim
     init_cb = lambda key: jax.random.uniform(key, (k, d), jnp.float32,
                                              -1.0 / k, 1.0 / k)
@@ -143,10 +154,11 @@ class VectorQuantizer(nn.Module):
         u = jnp.where(counts > 0, 0, unused.value + 1)
         dead = (u >= self.restart_after) & (w.sum() > 0)
         key = self.make_rng("vq")
+        pick = sample_index or (lambda key, k: sample_indices(key, w, k))
         if self.ema:
           def restart(vals):
             cb, ew, c = vals
-            new_rows = sample_rows(key, fz, w, k)
+            new_rows = fz[pick(key, k)]
             return (jnp.where(dead[:, None], new_rows, cb),
                     jnp.where(dead[:, None], new_rows, ew),
                     jnp.where(dead, 1.0, c))
@@ -156,7 +168,7 @@ class VectorQuantizer(nn.Module):
               (cb_var.value, ema_w.value, cs.value))
         else:
           rows.value = jax.lax.cond(
-              dead.any(), lambda: sample_rows(key, fz, w, k),
+              dead.any(), lambda: fz[pick(key, k)],
               lambda: jnp.zeros((k, d), fz.dtype))
           rmask.value = dead
         unused.value = jnp.where(dead, 0, u)

@@ -15,7 +15,10 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from thesis_jax.data.packing import is_packed
 from thesis_jax.models.losses import ae_terms, reduce_terms, total_loss
+from thesis_jax.models.packed import (apply_packed, packed_event_errors,
+                                      packed_terms)
 from thesis_jax.models.vq import apply_pending_restarts
 from thesis_jax.train.state import TrainState
 
@@ -23,7 +26,13 @@ TERMS = ("rec_tokens", "rec_globals", "commit", "codebook")
 
 
 def apply_model(model, params, model_state, batch, rng, train: bool):
-  """Forward pass -> (AEOutput, new model_state)."""
+  """Forward pass -> (AEOutput, new model_state).
+
+  A packed batch (`data.packing`) runs padding-free (`models.packed`); its
+  AEOutput holds packed rows, so read it with `terms`/`event_errors`.
+  """
+  if is_packed(batch):
+    return apply_packed(model, params, model_state, batch, rng, train)
   variables = {"params": params, **model_state}
   rngs = None
   if rng is not None:
@@ -36,8 +45,14 @@ def apply_model(model, params, model_state, batch, rng, train: bool):
   return model.apply(variables, *args, train=train, rngs=rngs), model_state
 
 
+def terms(out, batch, *, mask_padding: bool):
+  """Per-event loss terms of a dense or packed batch (`losses.ae_terms`)."""
+  fn = packed_terms if is_packed(batch) else ae_terms
+  return fn(out, batch, mask_padding=mask_padding)
+
+
 def batch_metrics(out, batch, *, globals_beta, mask_padding) -> Dict:
-  vals = reduce_terms(ae_terms(out, batch, mask_padding=mask_padding),
+  vals = reduce_terms(terms(out, batch, mask_padding=mask_padding),
                       batch["weight"])
   vals["loss"] = total_loss(vals, globals_beta)
   p = out.aux["perplex"]
@@ -76,7 +91,7 @@ def make_eval_step(model, *, globals_beta: float, mask_padding: bool) -> Callabl
     out, _ = apply_model(model, params, model_state, batch, None, False)
     w = batch["weight"]
     sums = {}
-    for k, (n, d) in ae_terms(out, batch, mask_padding=mask_padding).items():
+    for k, (n, d) in terms(out, batch, mask_padding=mask_padding).items():
       sums[k + "_num"] = (w * n).sum()
       sums[k + "_den"] = (w * d).sum()
     p = out.aux["perplex"]
@@ -114,6 +129,8 @@ def event_errors(model, params, model_state, batch) -> Dict:
   objective per event, globals weighted 1).
   """
   out, _ = apply_model(model, params, model_state, batch, None, False)
+  if is_packed(batch):
+    return packed_event_errors(out, batch)
   diff = out.x_hat - batch["cont"]
   real = (batch["ids"] > 0).astype(diff.dtype)
   n_real = jnp.maximum(real.sum(-1), 1.0)
