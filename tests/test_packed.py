@@ -41,7 +41,7 @@ def _data():
   return ev, st
 
 
-def _run(p, ev, st):
+def _run(p, ev, st, shards=1):
   model = build_autoencoder(p, num_types=6)
   tx = make_optimizer(p.trainer)
   v = model.init(jax.random.PRNGKey(0), st["cont"][0], st["ids"][0])
@@ -50,9 +50,9 @@ def _run(p, ev, st):
   step = jax.jit(ae_steps.make_train_step(model, tx, **kw))
   ev_step = jax.jit(ae_steps.make_eval_step(model, **kw))
   score = jax.jit(lambda s, b: ae_steps.event_errors(model, s.params, s.model_state, b))
-  pk = pack_stack(st)
+  pk = pack_stack(st, shards=shards)
   es = eval_stack(ev, 64)
-  epk = pack_stack(es)
+  epk = pack_stack(es, shards=shards)
   res = {}
   for name, stack, estack in (("dense", st, es), ("packed", pk, epk)):
     state, mets = state0, []
@@ -77,23 +77,24 @@ def _close(a, b, what):
       np.testing.assert_allclose(x, y, rtol=RTOL, atol=ATOL, err_msg=f"{what} {path}")
 
 
-# The default model and one with padding counted stay in the fast suite.
+# The default model and one with padding counted (2 shards: two packed row
+# blocks, as on 2 devices) stay in the fast suite.
 _slow = pytest.mark.slow
-CASES = [("vq", False, False, True), ("vq", True, True, True),
-         pytest.param("vq", True, False, True, marks=_slow),
-         pytest.param("vq", False, True, True, marks=_slow),
-         pytest.param("vq", False, True, False, marks=_slow),
-         pytest.param("vq", True, False, False, marks=_slow),
-         pytest.param("none", False, False, True, marks=_slow),
-         pytest.param("linear", True, False, True, marks=_slow)]
+CASES = [("vq", False, False, True, 1), ("vq", True, True, True, 2),
+         pytest.param("vq", True, False, True, 1, marks=_slow),
+         pytest.param("vq", False, True, True, 1, marks=_slow),
+         pytest.param("vq", False, True, False, 1, marks=_slow),
+         pytest.param("vq", True, False, False, 1, marks=_slow),
+         pytest.param("none", False, False, True, 1, marks=_slow),
+         pytest.param("linear", True, False, True, 1, marks=_slow)]
 
 
-@pytest.mark.parametrize("latent,mask_padding,count_padding,ema", CASES)
-def test_packed_equals_dense(latent, mask_padding, count_padding, ema):
+@pytest.mark.parametrize("latent,mask_padding,count_padding,ema,shards", CASES)
+def test_packed_equals_dense(latent, mask_padding, count_padding, ema, shards):
   p = _config(latent, mask_padding, count_padding, ema)
   assert supports_packing(p) == ""
   ev, st = _data()
-  dense, packed = _run(p, ev, st)
+  dense, packed = _run(p, ev, st, shards)
   for i, (md, mp) in enumerate(zip(dense["metrics"], packed["metrics"])):
     _close(md, mp, f"step {i} metrics")
   _close(dense["state"], packed["state"], "state")

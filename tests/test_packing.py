@@ -23,30 +23,40 @@ def test_capacity_buckets():
   assert len(set(c[(n > 1024) & (n <= 2048)])) == 8    # 8 per octave
 
 
-def test_pack_stack_matches_per_event_reference():
+@pytest.mark.parametrize("shards", [1, 2])
+def test_pack_stack_matches_per_event_reference(shards):
   st = _stack()
-  pk = pack_stack(st)
+  pk = pack_stack(st, shards=shards)
   s, b, t = st["ids"].shape
-  cap = pk["tok_ids"].shape[1]
-  assert cap == capacity_bucket((st["ids"] > 0).reshape(s, -1).sum(1).max())
+  bl = b // shards
+  n_shard = (st["ids"] > 0).reshape(s, shards, -1).sum(-1)
+  cap = capacity_bucket(n_shard.max())
+  assert pk["tok_ids"].shape == (s, shards * (cap + 1))
   for k in ("ids", "globals", "weight"):
     np.testing.assert_array_equal(pk[k], st[k])
   assert "cont" not in pk
   for i in range(s):
-    ids, seg, cont = [], [], []
-    for e in range(b):
-      for j in range(t):
-        if st["ids"][i, e, j] > 0:
-          ids.append(st["ids"][i, e, j]); seg.append(e); cont.append(st["cont"][i, e, j])
-    n = len(ids)
-    np.testing.assert_array_equal(pk["tok_ids"][i, :n], ids)
-    np.testing.assert_array_equal(pk["tok_seg"][i, :n], seg)
-    np.testing.assert_array_equal(pk["tok_cont"][i, :n], np.array(cont))
-    assert (pk["tok_ids"][i, n:] == 0).all() and (pk["tok_seg"][i, n:] == b).all()
-    pad = st["cont"][i][st["ids"][i] == 0]
-    np.testing.assert_array_equal(pk["pad_cont"][i], pad[0])
-    np.testing.assert_array_equal(pk["tok_cont"][i, n:],
-                                  np.broadcast_to(pad[0], (cap - n, 4)))
+    pad = st["cont"][i][st["ids"][i] == 0][0]
+    for d in range(shards):
+      r0, ids, seg, cont, rows = d * (cap + 1), [], [], [], []
+      for e in range(d * bl, (d + 1) * bl):
+        assert pk["pad_row"][i, e] == r0 + cap
+        for j in range(t):
+          if st["ids"][i, e, j] > 0:
+            rows.append(r0 + len(ids))
+            ids.append(st["ids"][i, e, j]); seg.append(e); cont.append(st["cont"][i, e, j])
+          else:
+            rows.append(r0 + cap)
+      n = len(ids)
+      np.testing.assert_array_equal(pk["slot_row"][i, d * bl:(d + 1) * bl].reshape(-1), rows)
+      blk = slice(r0, r0 + cap + 1)
+      np.testing.assert_array_equal(pk["tok_ids"][i, blk], ids + [0] * (cap + 1 - n))
+      np.testing.assert_array_equal(pk["tok_seg"][i, blk], seg + [b] * (cap + 1 - n))
+      np.testing.assert_array_equal(
+          pk["tok_cont"][i, blk], np.concatenate([np.array(cont).reshape(-1, 4),
+                                                  np.broadcast_to(pad, (cap + 1 - n, 4))]))
+    # every dense slot's features are those of its row
+    np.testing.assert_array_equal(pk["tok_cont"][i][pk["slot_row"][i]], st["cont"][i])
 
 
 def test_pack_stack_rejects_unequal_padding_and_small_capacity():
@@ -60,6 +70,8 @@ def test_pack_stack_rejects_unequal_padding_and_small_capacity():
     pack_stack(bad)
   with pytest.raises(ValueError, match="capacity 8"):
     pack_stack(st, capacity=8)
+  with pytest.raises(ValueError, match="not divisible"):
+    pack_stack(st, shards=5)
 
 
 def test_full_step_without_padding():
@@ -68,6 +80,6 @@ def test_full_step_without_padding():
   cont = np.random.default_rng(0).normal(size=(2, 3, 4, 4)).astype(np.float32)
   cont[1, 0, 2:] = 0.5
   pk = pack_stack({"ids": ids, "cont": cont, "weight": np.ones((2, 3))})
-  assert pk["tok_ids"].shape == (2, 12)
-  np.testing.assert_array_equal(pk["pad_cont"], [[0] * 4, [0.5] * 4])
-  np.testing.assert_array_equal(pk["tok_seg"][1], [0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3])
+  assert pk["tok_ids"].shape == (2, 13)
+  np.testing.assert_array_equal(pk["tok_cont"][:, 12], [[0] * 4, [0.5] * 4])
+  np.testing.assert_array_equal(pk["tok_seg"][1], [0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3])

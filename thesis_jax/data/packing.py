@@ -1,24 +1,27 @@
-"""Padding-free batch stacks: each step's real tokens in one fixed-size buffer.
+"""Padding-free batch stacks: each step's real tokens in fixed-size buffers.
 
 For token-wise models every padding slot (type id 0 and the same normalised
 features) has the same latent, code, reconstruction and loss, so a step needs
 only its real tokens plus one padding representative weighted by the number
 of padding slots (`models/packed.py`). `pack_stack` turns a dense stack
 `[S, B, ...]` from any source (`pipeline.train_stack`, `eval_stack`, a
-streaming reader) into:
+streaming reader) into rows `[S, R]`, R = shards * (C + 1): shard d (the
+events `[d*B/shards, (d+1)*B/shards)`, one device's part of the batch) owns
+rows `[d*(C+1), (d+1)*(C+1))`, its real tokens in (event, slot) order, unused
+rows, and last its padding representative.
 
-  ids      int32 [S, B, T]  the dense type ids (real/padding counts per event,
-                            exact VQ restarts)
-  tok_ids  int32 [S, C]     type ids of step s's real tokens in (event, slot)
-                            order, then 0 in the unused rows
-  tok_cont f32 [S, C, F]    their features, then `pad_cont` in unused rows
-  tok_seg  int32 [S, C]     event index b of each packed token; B when unused
-  pad_cont f32 [S, F]       the features every padding slot of step s carries
+  ids      int32 [S, B, T]  the dense type ids (real/padding counts per event)
+  tok_ids  int32 [S, R]     type id per row (0 for unused and representative)
+  tok_cont f32 [S, R, F]    features per row (the padding features if not real)
+  tok_seg  int32 [S, R]     event index b of a real token's row, B otherwise
+  pad_row  int32 [S, B]     row of each event's padding representative
+  slot_row int32 [S, B, T]  row holding each dense slot's value (exact VQ
+                            restarts draw dense slots)
   globals, weight, ...      every other key unchanged; `cont` is dropped
 
 The capacity C is the smallest bucket (`capacity_bucket`) holding the
-fullest step, so a run compiles for a handful of capacities at most.
-Everything is vectorised numpy: no Python work per event or per step.
+fullest shard of any step, so a run compiles for a handful of capacities at
+most. All vectorised numpy: no Python work per event or per step.
 """
 from __future__ import annotations
 
@@ -26,7 +29,6 @@ from typing import Dict, Optional
 
 import numpy as np
 
-PACKED_KEYS = ("tok_ids", "tok_cont", "tok_seg", "pad_cont")
 MIN_CAPACITY = 8
 
 
@@ -47,8 +49,8 @@ def is_packed(batch) -> bool:
 
 def padding_features(ids: np.ndarray, cont: np.ndarray) -> Optional[np.ndarray]:
   """The features [F] all padding slots of ids [..., T] share, None if they
-  differ (then padding-free compute would not be exact), zeros if there is
-  no padding slot."""
+  differ (padding-free compute would not be exact), zeros if there is no
+  padding slot."""
   pad = ids <= 0
   if not pad.any():
     return np.zeros(cont.shape[-1], cont.dtype)
@@ -57,51 +59,68 @@ def padding_features(ids: np.ndarray, cont: np.ndarray) -> Optional[np.ndarray]:
   return rep if bool((rows == rep).all()) else None
 
 
-def pack_stack(stack: Dict[str, np.ndarray], capacity: Optional[int] = None
-               ) -> Dict[str, np.ndarray]:
+def pack_stack(stack: Dict[str, np.ndarray], capacity: Optional[int] = None,
+               shards: int = 1) -> Dict[str, np.ndarray]:
   """Dense stack {"ids" [S,B,T], "cont" [S,B,T,F], ...} -> packed stack.
 
-  capacity: rows per step (default: `capacity_bucket` of the fullest step).
-  Raises ValueError if a step's padding slots carry different features or a
-  step holds more real tokens than `capacity`.
+  capacity: real-token rows per shard (default: `capacity_bucket` of the
+  fullest shard); shards: parts of each batch (devices), must divide B.
+  Raises ValueError if padding slots of a step carry different features or
+  a shard holds more real tokens than `capacity`.
   """
   ids, cont = stack["ids"], stack["cont"]
   s, b, t = ids.shape
   f = cont.shape[-1]
+  if b % shards:
+    raise ValueError(f"pack_stack: batch {b} not divisible by {shards} shards")
+  bl = b // shards
   real = (ids > 0).reshape(s, b * t)
-  n_step = real.sum(1)
-  cap = capacity_bucket(n_step.max()) if capacity is None else int(capacity)
-  if n_step.max() > cap:
-    raise ValueError(f"pack_stack: a step holds {int(n_step.max())} real "
+  n_shard = real.reshape(s, shards, bl * t).sum(-1)             # [S, shards]
+  cap = capacity_bucket(n_shard.max()) if capacity is None else int(capacity)
+  if n_shard.max() > cap:
+    raise ValueError(f"pack_stack: a shard holds {int(n_shard.max())} real "
                      f"tokens, more than the capacity {cap}")
+  width = cap + 1
+  rows = shards * width
 
   flat_cont = cont.reshape(s, b * t, f)
   # The first padding slot of each step is its representative (any slot
   # would do when the check below passes); steps without padding keep 0s.
   first_pad = np.argmin(real, axis=1)
   pad_cont = flat_cont[np.arange(s), first_pad].copy()
-  pad_cont[n_step == b * t] = 0.0
+  pad_cont[real.all(1)] = 0.0
   same = (flat_cont == pad_cont[:, None]).all(-1) | real
   if not same.all():
-    st, pos = np.argwhere(~same)[0]
+    st, p = np.argwhere(~same)[0]
     raise ValueError(
-        f"pack_stack: padding slot (event {pos // t}, slot {pos % t}) of step "
-        f"{st} has other features than the step's first padding slot; "
+        f"pack_stack: padding slot (event {p // t}, slot {p % t}) of step {st} "
+        "has other features than the step's first padding slot; "
         "padding-free compute would not be exact")
 
-  pos = np.flatnonzero(real)                       # row-major over (s, b, t)
-  step = pos // (b * t)
-  start = np.concatenate([[0], np.cumsum(n_step)[:-1]])
-  dest = step * cap + (np.arange(pos.size) - start[step])
-  tok_ids = np.zeros(s * cap, np.int32)
+  # Row-major over (s, b, t) = grouped by (step, shard) in order, so a
+  # token's rank in its group is its index minus the group's start.
+  pos = np.flatnonzero(real)
+  step, slot = pos // (b * t), pos % (b * t)
+  event = slot // t
+  group = step * shards + event // bl
+  start = np.concatenate([[0], np.cumsum(n_shard.reshape(-1))[:-1]])
+  row = (event // bl) * width + (np.arange(pos.size) - start[group])
+  dest = step * rows + row
+
+  shard_rep = np.arange(shards) * width + cap                    # [shards]
+  pad_row = np.broadcast_to(np.repeat(shard_rep, bl), (s, b))
+  slot_row = np.repeat(pad_row[..., None], t, axis=2).reshape(-1).copy()
+  slot_row[pos] = row
+  tok_ids = np.zeros(s * rows, np.int32)
   tok_ids[dest] = ids.reshape(-1)[pos]
-  tok_seg = np.full(s * cap, b, np.int32)
-  tok_seg[dest] = (pos % (b * t)) // t
-  tok_cont = np.repeat(pad_cont, cap, axis=0)
+  tok_seg = np.full(s * rows, b, np.int32)
+  tok_seg[dest] = event
+  tok_cont = np.repeat(pad_cont, rows, axis=0)
   tok_cont[dest] = cont.reshape(-1, f)[pos]
 
   out = {k: v for k, v in stack.items() if k != "cont"}
-  out.update(tok_ids=tok_ids.reshape(s, cap), tok_seg=tok_seg.reshape(s, cap),
-             tok_cont=tok_cont.reshape(s, cap, f).astype(cont.dtype),
-             pad_cont=pad_cont.astype(cont.dtype))
+  out.update(tok_ids=tok_ids.reshape(s, rows), tok_seg=tok_seg.reshape(s, rows),
+             tok_cont=tok_cont.reshape(s, rows, f).astype(cont.dtype),
+             pad_row=np.ascontiguousarray(pad_row, np.int32),
+             slot_row=slot_row.reshape(s, b, t).astype(np.int32))
   return out

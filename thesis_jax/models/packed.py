@@ -1,18 +1,18 @@
 """Padding-free application of token-wise autoencoders, exact w.r.t. dense.
 
 With a token-wise encoder and decoder (`mlp`), a `none`/`linear`/`vq`
-bottleneck and dropout 0, every padding slot (type id 0, the step's
-`pad_cont` features) has the same latent, code, reconstruction and per-slot
-loss. So the model runs on a step's packed real tokens [C] plus one padding
-representative (row C), and each event's padding enters as
-`n_pad * (representative's value)`: all-slot losses, the globals head's mean
-over slots, VQ counts/EMA sums (with `count_padding`) and commitment are the
-dense numbers up to float32 summation order. Dead-code restarts draw the
-same dense slots as the dense path (same key, same rank -> same row).
+bottleneck and dropout 0, every padding slot (type id 0, the same features)
+has the same latent, code, reconstruction and per-slot loss. So the model
+runs on a step's packed real tokens plus one padding representative row per
+shard, and each event's padding enters as `n_pad * (representative's
+value)`: all-slot losses, the globals head's mean over slots, VQ counts/EMA
+sums (with `count_padding`) and commitment are the dense numbers up to
+float32 summation order. Dead-code restarts draw the same dense slots as the
+dense path (same key, same rank -> same slot -> its row).
 
-Packed batch (one step of `data.packing.pack_stack`): ids [B,T], tok_ids [C],
-tok_cont [C,F], tok_seg [C] (B = unused row), pad_cont [F], globals [B,G],
-weight [B].
+Packed batch (one step of `data.packing.pack_stack`): ids [B,T], tok_ids [R],
+tok_cont [R,F], tok_seg [R] (B = not a real token), pad_row [B],
+slot_row [B,T], globals [B,G], weight [B].
 """
 from __future__ import annotations
 
@@ -27,51 +27,41 @@ from thesis_jax.models.vq import sample_indices
 Term = tuple
 
 
-def _rows(batch):
-  """-> (cont [C+1,F], ids [C+1]): packed tokens, then the representative."""
-  cont = jnp.concatenate([batch["tok_cont"], batch["pad_cont"][None]], 0)
-  ids = jnp.concatenate([batch["tok_ids"], jnp.zeros((1,), jnp.int32)], 0)
-  return cont, ids
-
-
 def event_sums(x, batch):
-  """Per-event sums over all T slots of a per-row quantity x [C+1, ...]:
-  packed rows by `tok_seg`, plus n_pad copies of the representative row.
-  -> [B, ...]."""
+  """Per-event sums over all T slots of a per-row quantity x [R, ...]:
+  -> (real tokens' sum [B, ...], n_pad * representative's value [B, ...])."""
   ids = batch["ids"]
   b = ids.shape[0]
-  real = jax.ops.segment_sum(x[:-1], batch["tok_seg"], num_segments=b + 1,
-                             indices_are_sorted=True)[:b]
+  real = jax.ops.segment_sum(x, batch["tok_seg"], num_segments=b + 1)[:b]
   n_pad = (ids <= 0).sum(-1).astype(x.dtype)
-  return real, n_pad.reshape((b,) + (1,) * (x.ndim - 1)) * x[-1]
+  return real, n_pad.reshape((b,) + (1,) * (x.ndim - 1)) * x[batch["pad_row"]]
 
 
 def packed_forward(ae: TokenAutoencoder, batch, *, train: bool = False):
   """`model.apply(variables, batch, method=packed_forward)` -> AEOutput with
-  x_hat/z_e/z [C+1, .], aux token terms [C+1], globals_hat [B,G]."""
+  x_hat/z_e/z [R, .], aux token terms [R], globals_hat [B,G]."""
   ids, valid = batch["ids"], batch.get("weight")
   b, t = ids.shape
-  cont, tok_ids = _rows(batch)
+  cont, seg = batch["tok_cont"], batch["tok_seg"]
+  rows = seg.shape[0]
   stat = ae.stat_mask(ids, valid)                     # dense [B,T] bool
   ev_ok = jnp.ones((b,), bool) if valid is None else valid > 0
-  row_w = jnp.concatenate([ev_ok, jnp.zeros((1,), bool)])[batch["tok_seg"]]
-  n_pad_stat = (stat & (ids <= 0)).sum().astype(cont.dtype)
-  w = jnp.concatenate([row_w.astype(cont.dtype), n_pad_stat[None]])
-
-  real = (ids > 0).reshape(-1)
-  packed_pos = jnp.cumsum(real.astype(jnp.int32)) - 1
-  cap = batch["tok_ids"].shape[0]
+  real_w = jnp.concatenate([ev_ok, jnp.zeros((1,), bool)])[seg]
+  # Each representative row counts the padding slots (of counted events)
+  # of the events it stands for.
+  pad_w = jax.ops.segment_sum((stat & (ids <= 0)).sum(-1).astype(cont.dtype),
+                              batch["pad_row"], num_segments=rows)
+  w = real_w.astype(cont.dtype) + pad_w
 
   def sample_index(key, k):
-    # The dense path's draw over the dense slots, mapped to packed rows.
-    p = sample_indices(key, stat.reshape(-1).astype(cont.dtype), k)
-    return jnp.where(real[p], packed_pos[p], cap)
+    # The dense path's draw over the dense slots, mapped to their rows.
+    p = sample_indices(key, stat.reshape(-1), k)
+    return batch["slot_row"].reshape(-1)[p]
 
-  z_e = ae.encoder(cont, tok_ids, train=train)
+  z_e = ae.encoder(cont, batch["tok_ids"], train=train)
   z, aux = ae.bottleneck(z_e, w, train=train, sample_index=sample_index)
   zr, zp = event_sums(z, batch)
-  pooled = (zr + zp) / t
-  x_hat, g_hat = ae.decoder(z, None, train=train, pooled=pooled)
+  x_hat, g_hat = ae.decoder(z, None, train=train, pooled=(zr + zp) / t)
   return AEOutput(x_hat, g_hat, z_e, z, aux)
 
 
@@ -92,8 +82,7 @@ def apply_packed(model, params, model_state, batch, rng, train: bool):
 def packed_terms(out, batch, *, mask_padding: bool = False) -> Dict[str, Term]:
   """Packed twin of `models.losses.ae_terms`: per-event (num [B], den [B])."""
   ids = batch["ids"]
-  cont, _ = _rows(batch)
-  rec = jnp.mean((out.x_hat - cont) ** 2, axis=-1)                 # [C+1]
+  rec = jnp.mean((out.x_hat - batch["tok_cont"]) ** 2, axis=-1)    # [R]
   rows = jnp.stack([rec, out.aux["commit_tok"], out.aux["codebook_tok"]], -1)
   real, pad = event_sums(rows, batch)                               # [B,3]
   if mask_padding:
@@ -111,8 +100,7 @@ def packed_terms(out, batch, *, mask_padding: bool = False) -> Dict[str, Term]:
 def packed_event_errors(out, batch) -> Dict:
   """Packed twin of `train.ae_steps.event_errors` from an AEOutput."""
   ids = batch["ids"]
-  cont, _ = _rows(batch)
-  diff = out.x_hat - cont
+  diff = out.x_hat - batch["tok_cont"]
   rows = jnp.stack([jnp.mean(diff ** 2, -1), jnp.mean(jnp.abs(diff), -1)], -1)
   real, pad = event_sums(rows, batch)                               # [B,2]
   t = ids.shape[1]

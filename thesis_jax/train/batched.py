@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 from concurrent.futures import ThreadPoolExecutor
-from typing import Callable, Dict
+from typing import Callable, Dict, Optional
 
 import jax
 import numpy as np
@@ -28,10 +28,13 @@ class Scorer:
   score_step(state, batch) -> {name: [B, ...]}, batch = {"ids" int32 [B,T],
   "cont" f32 [B,T,4], "globals" f32 [B,2], "weight" f32 [B]} (normalised).
   Outputs come back as float64 (per-event scores) unless `keep_dtype`.
+  `pack(stack) -> stack` rewrites each dense stack before it goes to the
+  device (`data.packing.pack_stack` for padding-free scoring).
   """
 
   def __init__(self, score_step: Callable, state, batch_size: int = 256,
-               steps: int = 64, threads: int = 1, keep_dtype: bool = False):
+               steps: int = 64, threads: int = 1, keep_dtype: bool = False,
+               pack: Optional[Callable] = None):
     if batch_size <= 0 or steps <= 0:
       raise ConfigError(f"inference.batch_size ({batch_size}) and "
                         f"inference.steps_per_dispatch ({steps}) must be > 0")
@@ -42,6 +45,7 @@ class Scorer:
     self.steps = int(steps)
     self.threads = max(int(threads), 1)
     self.keep_dtype = bool(keep_dtype)
+    self.pack = pack
     self.compile_s = 0.0
     self._compiled = {}
 
@@ -71,6 +75,8 @@ class Scorer:
       stack = {name: np.concatenate([v, np.repeat(v[-1:], extra, axis=0)])
                for name, v in stack.items()}
       stack["weight"][s:] = 0.0
+    if self.pack is not None:
+      stack = self.pack(stack)
     return stack, k
 
   def compile(self, ev) -> None:
