@@ -53,7 +53,7 @@ def main():
   import jax
   import numpy as np
   from configs.default import get_config
-  from thesis_jax.data.packing import pack_stack
+  from thesis_jax.data.packing import Packer
   from thesis_jax.data.pipeline import load_dataset, train_stack
   from thesis_jax.models import build_autoencoder
   from thesis_jax.train import ae_steps, scan, sharding
@@ -75,7 +75,7 @@ def main():
   state0 = init_state(v["params"], {k: x for k, x in v.items() if k != "params"}, tx)
   mesh = sharding.make_mesh()
   nd = mesh.devices.size
-  pack = lambda st: pack_stack(st, shards=nd)
+  pack = Packer(nd)
   print(f"data {ds.source}: train {len(tr)} events, {tr.mask.mean():.1%} real "
         f"token slots | {nd} {jax.devices()[0].platform} device(s) | "
         f"batch {args.batch_size}")
@@ -85,7 +85,7 @@ def main():
     step = lambda s, b: ae_steps.event_errors(model, s.params, s.model_state, b)
     te = ds.splits["test"]
     scorers = {"dense": Scorer(step, state0, args.batch_size),
-               "packed": Scorer(step, state0, args.batch_size, pack=pack)}
+               "packed": Scorer(step, state0, args.batch_size, pack=Packer(nd))}
     for sc in scorers.values():
       sc.compile(te)
     n = len(te)
@@ -109,7 +109,12 @@ def main():
     states = {name: sharding.replicate(jax.tree.map(lambda x: x.copy(), state0), mesh)
               for name in times}
     rng = jax.random.PRNGKey(1)
-    for r in range(args.rounds + 1):          # round 0 compiles
+    # Round 0 compiles; the packer's capacity is the largest bucket of all
+    # rounds' epochs (as in a run after its first epochs), so no round
+    # recompiles.
+    for r in range(1, args.rounds + 1):
+      pack(train_stack(tr, args.batch_size, 0, r))
+    for r in range(args.rounds + 1):
       stack = train_stack(tr, args.batch_size, 0, r)
       for name in times:
         states[name], dt = _train_epoch(chunk, states[name], stack, k, rng,

@@ -83,13 +83,13 @@ def pack_stack(stack: Dict[str, np.ndarray], capacity: Optional[int] = None,
   width = cap + 1
   rows = shards * width
 
-  flat_cont = cont.reshape(s, b * t, f)
+  flat_cont = _slot_view(cont).reshape(s, b * t)
   # The first padding slot of each step is its representative (any slot
   # would do when the check below passes); steps without padding keep 0s.
   first_pad = np.argmin(real, axis=1)
-  pad_cont = flat_cont[np.arange(s), first_pad].copy()
-  pad_cont[real.all(1)] = 0.0
-  same = (flat_cont == pad_cont[:, None]).all(-1) | real
+  pad_cont = flat_cont[np.arange(s), first_pad]
+  pad_cont[real.all(1)] = _slot_view(np.zeros((1, f), cont.dtype))[0]
+  same = (flat_cont == pad_cont[:, None]) | real    # bitwise, whole slots
   if not same.all():
     st, p = np.argwhere(~same)[0]
     raise ValueError(
@@ -107,20 +107,44 @@ def pack_stack(stack: Dict[str, np.ndarray], capacity: Optional[int] = None,
   row = (event // bl) * width + (np.arange(pos.size) - start[group])
   dest = step * rows + row
 
-  shard_rep = np.arange(shards) * width + cap                    # [shards]
-  pad_row = np.broadcast_to(np.repeat(shard_rep, bl), (s, b))
-  slot_row = np.repeat(pad_row[..., None], t, axis=2).reshape(-1).copy()
+  shard_rep = (np.arange(shards) * width + cap).astype(np.int32)
+  pad_row = np.repeat(shard_rep, bl)                              # [B]
+  slot_row = np.tile(np.repeat(pad_row, t), s)
   slot_row[pos] = row
   tok_ids = np.zeros(s * rows, np.int32)
   tok_ids[dest] = ids.reshape(-1)[pos]
   tok_seg = np.full(s * rows, b, np.int32)
   tok_seg[dest] = event
-  tok_cont = np.repeat(pad_cont, rows, axis=0)
-  tok_cont[dest] = cont.reshape(-1, f)[pos]
+  tok_cont = np.repeat(pad_cont, rows)
+  tok_cont[dest] = flat_cont.reshape(-1)[pos]
 
   out = {k: v for k, v in stack.items() if k != "cont"}
   out.update(tok_ids=tok_ids.reshape(s, rows), tok_seg=tok_seg.reshape(s, rows),
-             tok_cont=tok_cont.reshape(s, rows, f).astype(cont.dtype),
-             pad_row=np.ascontiguousarray(pad_row, np.int32),
-             slot_row=slot_row.reshape(s, b, t).astype(np.int32))
+             tok_cont=tok_cont.view(cont.dtype).reshape(s, rows, f),
+             pad_row=np.tile(pad_row, (s, 1)),
+             slot_row=slot_row.reshape(s, b, t))
   return out
+
+
+def _slot_view(cont: np.ndarray) -> np.ndarray:
+  """[..., F] -> [...] with one opaque element per slot: whole-slot compares
+  and moves are one operation instead of F (about 10x faster in numpy)."""
+  a = np.ascontiguousarray(cont)
+  return a.view(np.dtype((np.void, a.shape[-1] * a.itemsize)))[..., 0]
+
+
+class Packer:
+  """`pack_stack` with a capacity that only grows: once a stack needed a
+  bucket, later stacks reuse it (no recompilation when the fullest step of
+  an epoch moves across a bucket boundary and back). One per stack kind
+  (train / eval), since their batch sizes differ."""
+
+  def __init__(self, shards: int = 1):
+    self.shards = int(shards)
+    self.capacity = 0
+
+  def __call__(self, stack: Dict[str, np.ndarray]) -> Dict[str, np.ndarray]:
+    s, b, t = stack["ids"].shape
+    need = (stack["ids"] > 0).reshape(s, self.shards, -1).sum(-1).max()
+    self.capacity = max(self.capacity, capacity_bucket(need))
+    return pack_stack(stack, self.capacity, self.shards)
