@@ -137,7 +137,7 @@ def test_cli_writes_scripts_and_never_trains(tmp_path):
   assert f"submit with: condor_submit {exp}/htcondor.sub" in p.stdout
   sw = state.read_sweep(exp)
   assert sw["launcher"] == "htcondor" and len(sw["jobs"]) == 3
-  assert os.listdir(os.path.join(exp, "runs")) == []
+  assert [d for d in os.listdir(exp) if d.startswith("run_")] == []
   text = open(os.path.join(exp, "htcondor_job.sh")).read()
   assert "source ~/venv/bin/activate" in text
   for name in ("none", "linear", "vq"):

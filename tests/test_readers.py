@@ -164,7 +164,10 @@ def test_original_layout_by_hand(tmp_path):
   # val losses 5, 3, 3.25, 3: the best epoch is the first minimum (1)
   assert (r["epochs"], r["best_epoch"]) == (4, 1)
   assert (r["loss.total_best"], r["loss.total_final"]) == (3.0, 3.0)
-  assert (r["loss.recon_best"], r["loss.rec_globals_best"]) == (0.5, 0.25)
+  # the original logs globals_beta (10) x mse: read as the plain mse
+  assert r["loss.recon_best"] == 0.5
+  assert r["loss.rec_globals_best"] == pytest.approx(0.025)
+  assert r["test_loss_checkpoint"] == "last" and not r["globals_normalized"]
   assert r["loss.recon_final"] == 0.4 and r["loss.codebook_best"] == 0.0
   assert r["loss.commit_best"] is None          # not a history key of the original
   assert r["total_time_s"] == 10.0 and r["mean_epoch_time_s"] == 2.5
@@ -237,3 +240,29 @@ def test_swept_param_names():
                        "phase1.decoder.globals_beta=1e-1", "logging.output_root=/x",
                        "experiment.name=a", "data.path=/d/f.h5", "junk"]) == {
       "latent_space": "vq", "epochs": 50, "globals_beta": 0.1, "path": "/d/f.h5"}
+
+
+def test_one_convention_for_both_implementations(tmp_path):
+  """rec_globals: plain mse for every run (thesis-ml and original-mode facts
+  carry globals_beta x mse; beta 0 leaves no mse: NaN); the test loss's
+  checkpoint is named per run."""
+  jax_cfg = lambda beta, sem, ck: {
+      "loop": "ae", "data": {"normalize_globals": sem != "original"},
+      "phase1": {"latent_space": {"name": "vq"}, "decoder": {"globals_beta": beta},
+                 "trainer": {"test_checkpoint": ck}},
+      "logging": {"facts_semantics": sem}}
+  runs = {"orig_b10": (original_config("vq", 10.0), "original", [2.0, 1.0]),
+          "orig_b0": (original_config("vq", 0.0), "original", [0.0, 0.0]),
+          "jax_plain": (jax_cfg(10.0, "thesis_jax", "best"), "thesis_jax", [0.2, 0.1]),
+          "jax_orig": (jax_cfg(10.0, "original", "last"), "thesis_jax", [2.0, 1.0])}
+  for name, (cfg, layout, rg) in runs.items():
+    write_fake_run(str(tmp_path / name), val_loss=[3.0, 2.0], config=cfg,
+                   layout=layout, histories={"rec_globals": rg})
+  s = load_runs(run_dirs=[str(tmp_path / n) for n in runs]).summary
+  s = s.set_index("run_name")
+  for name in ("orig_b10", "jax_plain", "jax_orig"):
+    assert s.loc[name, "loss.rec_globals_best"] == pytest.approx(0.1), name
+  assert np.isnan(s.loc["orig_b0", "loss.rec_globals_best"])
+  assert s["test_loss_checkpoint"].to_dict() == {
+      "orig_b10": "last", "orig_b0": "last", "jax_plain": "best", "jax_orig": "last"}
+  assert s["globals_normalized"].tolist() == [False, False, True, False]

@@ -201,7 +201,18 @@ def test_reports_on_original_runs(tmp_path):
   res = run_report(_config("compare_globals_heads", sweep_dir=sweep_dir))
   _check_folder(res, GH_FIGS, str(root))
   with open(os.path.join(res.report_dir, "training", "summary.json")) as f:
-    grid = json.load(f)["grids"]["grid_best_rec_tokens"]
+    summary = json.load(f)
+  grid = summary["grids"]["grid_best_rec_tokens"]
+  # One convention, named: the original's logged globals_beta x mse (1 here)
+  # is read as the plain mse; beta 0 leaves none (null).
+  assert "plain mse" in summary["convention"]["rec_globals"]
+  with open(os.path.join(res.report_dir, "manifest.yaml")) as f:
+    assert yaml.safe_load(f)["convention"] == summary["convention"]
+  rg = summary["grids"]["grid_best_rec_globals"]
+  assert rg["vq"]["10"]["mean"] == pytest.approx(0.1)
+  assert rg["vq"]["1"]["mean"] == pytest.approx(1.0)
+  assert rg["vq"]["0"]["mean"] is None
+  assert "convention: rec_globals = plain mse" in res.text
   for (ls, beta), vals in expect.items():
     assert grid[ls][f"{beta:g}"] == {"mean": pytest.approx(np.mean(vals)),
                                      "std": pytest.approx(np.std(vals)), "n": 2}

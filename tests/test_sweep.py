@@ -18,11 +18,47 @@ import yaml
 
 from thesis_jax.errors import ConfigError
 from thesis_jax.sweeps import basecfg, grid, runner, state
-from thesis_jax.sweeps.plan import plan_jobs
+from thesis_jax.sweeps.plan import create_sweep, plan_jobs
 from thesis_jax.sweeps.summary import summary_table
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 GLOBALS_CFG = os.path.join(ROOT, "configs/experiments/compare_globals_heads.py")
+
+
+def original_discovery(exp_dir):
+  """thesis-ml's rule for a sweep's job runs (issue 15): folders
+  `{output_root}/runs/run_{stamp}_{name}_job{N}` with the `exp_{stamp}_{name}`
+  folder's stamp and name (output_root = the parent of `multiruns/`), or run
+  folders (facts/ + a config snapshot) that are direct children of `exp_`."""
+  m = re.fullmatch(r"exp_(\d{8}-\d{6})_(.+)", os.path.basename(exp_dir))
+  root = os.path.dirname(os.path.dirname(exp_dir))
+  pat = re.compile(rf"run_{m[1]}_{re.escape(m[2])}_job\d+")
+  found = [os.path.join(root, "runs", d)
+           for d in sorted(os.listdir(os.path.join(root, "runs")))
+           if pat.fullmatch(d)] if os.path.isdir(os.path.join(root, "runs")) else []
+  is_run = lambda d: (os.path.isdir(os.path.join(d, "facts")) and any(
+      os.path.exists(os.path.join(d, c)) for c in (".hydra/config.yaml", "cfg.yaml")))
+  found += [os.path.join(exp_dir, d) for d in sorted(os.listdir(exp_dir))
+            if is_run(os.path.join(exp_dir, d))]
+  return found
+
+
+def test_job_run_folders_follow_the_original_discovery_rule(tmp_path):
+  """Planned job folders, once written, are found by thesis-ml's rule and by
+  thesis_jax's reader; nothing else in the exp folder looks like a run."""
+  from thesis_jax.facts.discovery import discover_runs
+  c = _exp_config("smoke")
+  c.base.logging.output_root = str(tmp_path)
+  exp, sw = create_sweep(c)
+  dirs = []
+  for j in sw["jobs"]:
+    rd = basecfg.load_base(exp, f"job{j['job']}").logging.run_dir
+    assert rd == os.path.join(exp, j["run_dir"])
+    os.makedirs(os.path.join(rd, "facts"))
+    open(os.path.join(rd, "cfg.yaml"), "w").close()
+    dirs.append(rd)
+  assert original_discovery(exp) == sorted(dirs)
+  assert sorted(discover_runs(exp)) == sorted(dirs)
 
 
 def _exp_config(arg="smoke"):
@@ -96,7 +132,7 @@ def test_base_config_roundtrip_keeps_types_and_sets_job_run_dir(tmp_path):
   back.data.limit_ref = 7           # still typed: overridable
   job = basecfg.load_base(str(tmp_path), "job3")
   assert job.logging.run_dir == os.path.join(
-      str(tmp_path), "runs", "run_20250101-000000_x_job3")
+      str(tmp_path), "run_20250101-000000_x_job3")
   with pytest.raises(ConfigError, match="jobN"):
     basecfg.load_base(str(tmp_path), "foo")
 
@@ -104,7 +140,7 @@ def test_base_config_roundtrip_keeps_types_and_sets_job_run_dir(tmp_path):
 def test_planning_never_starts_a_jax_backend():
   """The sweep process must not take GPU memory its jobs need."""
   code = ("from configs.experiments.compare_globals_heads import get_config\n"
-          "from thesis_jax.sweeps.plan import plan_jobs\n"
+          "from thesis_jax.sweeps.plan import create_sweep, plan_jobs\n"
           "plan_jobs(get_config())\n"
           "from jax._src import xla_bridge\n"
           "print(len(xla_bridge._backends))")
@@ -208,8 +244,9 @@ def test_sweep_end_to_end(sweep_3x2):
   assert sw["grid"] == {"latent_space": ["none", "linear", "vq"],
                         "globals_beta": [0.0, 10.0], "seed": [0]}
   assert [j["params"]["globals_beta"] for j in sw["jobs"]] == [0.0, 10.0] * 3
-  runs = sorted(os.listdir(os.path.join(exp, "runs")))
+  runs = sorted(r for r in os.listdir(exp) if r.startswith("run_"))
   assert runs == [f"run_{stamp}_compare_globals_heads_job{i}" for i in range(6)]
+  assert sorted(original_discovery(exp)) == [os.path.join(exp, r) for r in runs]
   for j in sw["jobs"]:
     rd = os.path.join(exp, j["run_dir"])
     assert j["status"] == "done" and j["returncode"] == 0

@@ -10,7 +10,9 @@
 Best epoch = the first minimum of `val_loss` over the `val` rows of
 `facts/scalars.csv`; `loss.<x>_best` = history `<x>` (last `on_epoch_end`
 event) *at that epoch*, i.e. the numbers of the checkpoint a run keeps.
-Losses are in the model's (normalised) units; times in seconds.
+Losses are in the model's units; times in seconds. Both implementations'
+runs are converted to one convention (`run_config.CONVENTION`: plain
+rec_globals mse, the test loss's checkpoint named per run).
 """
 from __future__ import annotations
 
@@ -27,7 +29,8 @@ import pandas as pd
 from thesis_jax.config_tools import split_list
 from thesis_jax.errors import ConfigError
 from thesis_jax.facts.discovery import discover_runs, is_run_dir, order_key
-from thesis_jax.facts.run_config import describe, read_run_config, swept_params
+from thesis_jax.facts.run_config import (describe, facts_semantics,
+                                         read_run_config, swept_params)
 
 log = logging.getLogger("thesis_jax.facts")
 
@@ -39,7 +42,7 @@ SUMMARY_COLUMNS = (
     "loss.rec_globals_best", "loss.recon_final", "loss.rec_globals_final",
     "total_time_s", "mean_epoch_time_s", "throughput_mean",
     "max_memory_mib_max", "metric_perplex_final", "test_loss",
-    "latent_bits_per_token")
+    "test_loss_checkpoint", "globals_normalized", "latent_bits_per_token")
 # history key -> summary column (value at the best epoch)
 BEST_KEYS = {"rec_tokens": "loss.recon_best", "commit": "loss.commit_best",
              "codebook": "loss.codebook_best",
@@ -154,6 +157,10 @@ def read_run(run_dir: str) -> Tuple[Dict[str, Any], pd.DataFrame]:
   df = _per_epoch(os.path.join(run_dir, "facts", "scalars.csv"), hist)
   if df.empty or df["val_loss"].isna().all():
     raise IncompleteRun("incomplete: no val_loss recorded")
+  sem = facts_semantics(rc.kind, rc.config)
+  if "rec_globals" in df and sem["rec_globals_scale"] != 1.0:
+    scale = sem["rec_globals_scale"]
+    df["rec_globals"] = df["rec_globals"] / scale if scale > 0 else np.nan
   row: Dict[str, Any] = {"run_dir": os.path.abspath(run_dir),
                          "run_name": os.path.basename(os.path.normpath(run_dir)),
                          "kind": rc.kind}
@@ -184,6 +191,8 @@ def read_run(run_dir: str) -> Tuple[Dict[str, Any], pd.DataFrame]:
   row["metric_perplex_final"] = _num(perp.iloc[-1]) if perp is not None else None
   test = (ev["on_test_end"] or {}).get("metrics") or {}
   row["test_loss"] = _num(test.get("test_loss"))
+  row["test_loss_checkpoint"] = sem["test_loss_checkpoint"]
+  row["globals_normalized"] = sem["globals_normalized"]
   row["latent_bits_per_token"] = latent_bits(row)
   row.update({f"param:{k}": v for k, v in swept_params(rc.overrides).items()})
   df.insert(0, "run_dir", row["run_dir"])

@@ -163,6 +163,38 @@ def describe(cfg: dict) -> Dict[str, Any]:
   }
 
 
+# One meaning per number across both implementations (issue 15). The readers
+# convert every run to this convention; reports name it in their outputs.
+CONVENTION = {
+    "rec_globals": "plain mse(globals_hat, globals) in the run's globals units "
+                   "(thesis-ml and original-mode runs log globals_beta x mse: "
+                   "divided by globals_beta here; NaN where globals_beta = 0)",
+    "globals_units": "column globals_normalized: False = raw MET (GeV, the "
+                     "original), True = z-scored (thesis_jax default)",
+    "test_loss": "column test_loss_checkpoint: 'last' = the last-epoch model "
+                 "(thesis-ml, original mode), 'best' = the best-val checkpoint",
+    "loss.total_*": "the training objective as logged (includes globals_beta x "
+                    "rec_globals), not converted",
+    "metric_perplex_final": "validation perplexity of the last epoch",
+}
+
+
+def facts_semantics(kind: str, cfg: dict) -> Dict[str, Any]:
+  """How a run's facts must be read -> {"rec_globals_scale": factor its
+  logged rec_globals carries (globals_beta or 1), "test_loss_checkpoint":
+  best|last, "globals_normalized": bool}."""
+  beta = lookup(cfg, "phase1.decoder.globals_beta", 1.0)
+  beta = 1.0 if beta is None else float(beta)
+  if kind == "original":
+    return {"rec_globals_scale": beta, "test_loss_checkpoint": "last",
+            "globals_normalized": False}
+  original = lookup(cfg, "logging.facts_semantics", "thesis_jax") == "original"
+  return {"rec_globals_scale": beta if original else 1.0,
+          "test_loss_checkpoint": str(lookup(cfg, "phase1.trainer.test_checkpoint",
+                                             "best")),
+          "globals_normalized": bool(lookup(cfg, "data.normalize_globals", True))}
+
+
 def param_name(key: str) -> str:
   """Column name of an override key: its last component (`phase1/latent_space`
   -> `latent_space`); a thesis_jax `....latent_space.name` is named by its

@@ -4,7 +4,10 @@ Figures (training/figures/): grid_best_val_loss, grid_best_rec_globals,
 grid_best_rec_tokens (heat maps: mean over seeds, ± std, n runs),
 tradeoff_rec_tokens_vs_rec_globals, val_curves, train_curves.
 The total loss includes `globals_beta x rec_globals`, so compare it across
-columns with care; rec_tokens and rec_globals are comparable everywhere.
+columns with care; rec_tokens and rec_globals are comparable everywhere: the
+reader gives every run's rec_globals as the plain mse (thesis-ml logs
+globals_beta x mse; `facts.run_config.CONVENTION`), NaN for a thesis-ml run
+with beta 0 (its logged 0 carries no mse).
 """
 from __future__ import annotations
 

@@ -23,6 +23,7 @@ import yaml
 import thesis_jax
 from thesis_jax.errors import ConfigError
 from thesis_jax.facts.readers import Runs, load_runs
+from thesis_jax.facts.run_config import CONVENTION
 from thesis_jax.facts.schema import git_commit
 from thesis_jax.reports.registry import REPORTS
 from thesis_jax.config_tools import split_list, to_plain as config_to_dict
@@ -199,6 +200,7 @@ def _build(tmp, final, report_id, report, runs, config, sweep_dir, root,
   summary = {"report": config.report, "report_id": report_id, "created": created,
              "n_runs": len(runs.summary), "swept_params": runs.swept,
              "skipped_runs": [{"run_dir": p, "reason": r} for p, r in runs.skipped],
+             "convention": CONVENTION,
              **report.summary(runs, config), "runs": runs.records()}
   _dump_json(os.path.join(tr_dir, "summary.json"), _clean(summary))
   figures = report.figures(runs, config, fig_dir)
@@ -223,6 +225,7 @@ def _build(tmp, final, report_id, report, runs, config, sweep_dir, root,
                zip(runs.summary["run_dir"], runs.summary["kind"])],
       "skipped_runs": [{"run_dir": p, "reason": r} for p, r in runs.skipped],
       "swept_params": runs.swept,
+      "convention": CONVENTION,
       "inference": {"enabled": run_inference is not None},
       "files": ["training/summary.csv", "training/summary.json"] + rel
                + (["inference/summary.json"] if inference is not None else []),
@@ -256,6 +259,11 @@ def _text(report, runs, config, final, figures, inference) -> str:
   kinds = ", ".join(f"{n} {k}" for k, n in s["kind"].value_counts().items())
   head = [f"report {config.report}: {len(s)} runs ({kinds})"
           + (f", {len(runs.skipped)} incomplete skipped" if runs.skipped else "")]
+  ck = ", ".join(f"{n} {k}" for k, n in
+                s["test_loss_checkpoint"].value_counts().items())
+  head.append("convention: rec_globals = plain mse (thesis-ml's globals_beta x "
+              f"mse divided by beta); test_loss from the {ck} checkpoint "
+              "(summary.json: convention)")
   lines = head + report.text(runs, config)
   if inference is not None:
     lines += _inference_lines(inference)

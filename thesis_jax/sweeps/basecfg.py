@@ -8,7 +8,7 @@ tiny `base_config.py` that any training command can load:
   thesis-jax train --config {exp}/base_config.py:job3 \
       --config.phase1.latent_space.name=vq ...
 
-`:jobN` sets `logging.run_dir` to `{exp}/runs/run_{stamp}_{name}_jobN`, so the
+`:jobN` sets `logging.run_dir` to `{exp}/run_{stamp}_{name}_jobN`, so the
 only `--config.*` flags of a job, and therefore its `overrides.yaml`, are the
 swept ones. The folder can be moved: paths are found from the file's location.
 """
@@ -28,7 +28,7 @@ _PY = '''"""Base training config of sweep {exp_name} (written by thesis-jax swee
   thesis-jax train --config {exp_name}/base_config.py:job0 [--config.key=value ...]
 
 get_config(""): the resolved base config (base_config.json);
-get_config("jobN"): the same with logging.run_dir = runs/{run_prefix}_jobN here.
+get_config("jobN"): the same with logging.run_dir = {run_prefix}_jobN here.
 """
 import os
 
@@ -71,7 +71,12 @@ def write_base(exp_dir: str, base, run_prefix: str) -> str:
 
 
 def job_run_dir(exp_dir: str, run_prefix: str, job: int) -> str:
-  return os.path.join(exp_dir, "runs", f"{run_prefix}_job{job}")
+  """`{exp}/run_{stamp}_{name}_job{N}`: a direct child of the exp folder, where
+  both readers look (thesis-ml's finds a sweep's jobs at
+  `{output_root}/runs/run_{stamp}_{name}_job{N}` or as direct children of the
+  `exp_` folder; `exp_*/runs/` only thesis_jax's reader sees), and the sweep
+  stays one self-contained folder."""
+  return os.path.join(exp_dir, f"{run_prefix}_job{job}")
 
 
 def load_base(exp_dir: str, arg: str = ""):

@@ -2,7 +2,7 @@
 
 One array task per grid point; task N runs
   python -m thesis_jax train --config {exp}/base_config.py:jobN <job N's overrides>
-so every task writes `{exp}/runs/run_{stamp}_{name}_jobN` (the shared stamp)
+so every task writes `{exp}/run_{stamp}_{name}_jobN` (the shared stamp)
 and records exactly its swept overrides. `${PYTHON:-python}` is the interpreter
 (after the `env_setup` line, e.g. `source ~/venvs/thesis/bin/activate`).
 """

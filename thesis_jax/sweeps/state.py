@@ -4,7 +4,8 @@
     sweep.json          grid, axis -> key, jobs (params, overrides, run_dir,
                         status, returncode, time_s, best_val_loss, log)
     base_config.json    resolved base training config (+ base_config.py)
-    runs/run_{stamp}_{name}_job{N}/   each job's run folder
+    run_{stamp}_{name}_job{N}/   each job's run folder (sweeps before Dec
+                        2026: runs/run_..._job{N}/; both are read)
     logs/job{N}.log     each job's stdout + stderr
     slurm_array.sh | htcondor.sub + htcondor_job.sh   (launcher mode)
 
@@ -34,7 +35,6 @@ def new_exp_dir(output_root: str, name: str, stamp: str) -> str:
                       f"exp_{stamp}_{name}")
   path = rundir.create_unique_dir(base, "base.logging.output_root")
   rundir.ensure_writable_dir(path, "base.logging.output_root")
-  os.makedirs(os.path.join(path, "runs"), exist_ok=True)
   os.makedirs(os.path.join(path, "logs"), exist_ok=True)
   return path
 
