@@ -4,6 +4,7 @@
   thesis-jax sweep  --config compare_globals_heads [--parallel 2 ...]
   thesis-jax report --config compare_tokenizers --config.inputs.sweep_dir=...
   thesis-jax replay --trackers tensorboard,mlflow --runs RUN_FOLDER[,...]
+  thesis-jax import_original --run_dir THESIS_ML_RUN [--out COPY]
   thesis-jax COMMAND --help      flags, config names, every config key
 
 Works from any directory: configs are found by name (thesis_jax/config_files.py).
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 import sys
 
-COMMANDS = ("train", "sweep", "report", "replay")
+COMMANDS = ("train", "sweep", "report", "replay", "import_original")
 
 
 def main(argv=None) -> None:
