@@ -44,15 +44,15 @@ def test_families_from_payload(tmp_path):
                        _payload(run, code_counts=counts, train_throughput=25000.0),
                        run)
   names = sorted(os.path.basename(p) for p in paths)
-  assert names == ["codebook-on_epoch_end-e002.png", "latency-on_epoch_end-e002.png",
-                   "losses-on_epoch_end-e002.png", "metrics-on_epoch_end-e002.png"]
+  assert names == ["codebook-on_epoch_end-e003.png", "latency-on_epoch_end-e003.png",
+                   "losses-on_epoch_end-e003.png", "metrics-on_epoch_end-e003.png"]
   for p in paths:   # recon needs the live model: nothing without a context
     assert os.path.dirname(p) == os.path.join(run, "train_figures")
     _png(p)
   # on_train_end carries no code_counts: codebook reuses the last epoch's
   paths = handle_event(_cfg(families=("codebook",)), "on_train_end",
                        _payload(run, "on_train_end"), run)
-  assert [os.path.basename(p) for p in paths] == ["codebook-on_train_end-e002.png"]
+  assert [os.path.basename(p) for p in paths] == ["codebook-on_train_end-e003.png"]
 
 
 def test_moments_switch_and_non_vq(tmp_path):
@@ -63,7 +63,7 @@ def test_moments_switch_and_non_vq(tmp_path):
             if k not in ("perplex", "train_perplex", "code_usage")}
   paths = handle_event(_cfg(families="losses,metrics,codebook"), "on_epoch_end",
                        _payload(run, hist=non_vq), run)
-  assert [os.path.basename(p) for p in paths] == ["losses-on_epoch_end-e002.png"]
+  assert [os.path.basename(p) for p in paths] == ["losses-on_epoch_end-e003.png"]
   assert not os.path.exists(os.path.join(run, "train_figures", "x"))
 
 
@@ -81,7 +81,7 @@ def test_plotting_never_raises(tmp_path, caplog):
     assert handle_event(None, "on_epoch_end", None, run) == []
   assert "kaboom" in caplog.text and "unknown plot family 'nope'" in caplog.text
   assert sorted(os.path.basename(p) for p in paths) == [
-      "latency-on_epoch_end-e002.png", "losses-on_epoch_end-e002.png"]
+      "latency-on_epoch_end-e003.png", "losses-on_epoch_end-e003.png"]
 
 
 def test_perplexity_of_code_usage():
@@ -99,7 +99,7 @@ def test_driver_writes_train_figures(tmp_path):
   cfg.data.synthetic.update(n_train=256, n_val=128, n_test=128)
   res = thesis_jax.train(cfg)
   got = sorted(os.listdir(os.path.join(res.run_dir, "train_figures")))
-  assert got == sorted(f"{fam}-{m}-e000.png" for fam in ("losses", "recon", "codebook")
+  assert got == sorted(f"{fam}-{m}-e001.png" for fam in ("losses", "recon", "codebook")
                        for m in ("on_epoch_end", "on_train_end"))
   for name in got:
     _png(os.path.join(res.run_dir, "train_figures", name))

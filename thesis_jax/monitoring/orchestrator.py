@@ -6,11 +6,12 @@ import os
 from typing import Any, Dict, List, Optional
 
 from thesis_jax.config_tools import split_list
-from thesis_jax.monitoring.figures import save_png
+from thesis_jax.monitoring.figures import Skip, save_png
 from thesis_jax.monitoring.registry import FAMILIES, PlotContext
 
 log = logging.getLogger("thesis_jax.monitoring")
 FIG_DIR = "train_figures"
+_SKIPPED = set()   # (run_dir, family) already told why it drew nothing
 
 
 def _get(cfg, key, default):
@@ -26,7 +27,9 @@ def _names(x) -> List[str]:
 
 
 def figure_path(run_dir: str, family: str, moment: str, epoch, suffix: str) -> str:
-  ep = "" if epoch is None else f"-e{int(epoch):03d}"
+  """`{family}-{moment}-e{epoch}` with the epoch counted from 1 (e001 =
+  after the first epoch), like the console and the figure titles."""
+  ep = "" if epoch is None else f"-e{int(epoch) + 1:03d}"
   sfx = f"-{suffix}" if suffix else ""
   return os.path.join(run_dir, FIG_DIR, f"{family}-{moment}{ep}{sfx}.png")
 
@@ -58,6 +61,10 @@ def handle_event(logging_cfg, moment: str, payload: Dict[str, Any],
         for suffix, fig in FAMILIES.get(name)(ctx):
           path = figure_path(run_dir, name, moment, payload.get("epoch"), suffix)
           written.append(save_png(fig, path))
+      except Skip as e:
+        if (run_dir, name) not in _SKIPPED:
+          _SKIPPED.add((run_dir, name))
+          log.warning("figure family '%s' skipped: %s", name, e)
       except Exception as e:  # plotting must never stop training
         log.warning("plot family '%s' failed at %s (epoch %s): %s: %s", name,
                     moment, payload.get("epoch"), type(e).__name__, e)

@@ -14,7 +14,9 @@ the facts moments that trigger them. Add one by dropping a module into
       ...
       return [("", fig)]                  # [] when there is nothing to plot
 
-Files: `{run_dir}/train_figures/{family}-{moment}-e{epoch:03d}[-{suffix}].png`.
+Files: `{run_dir}/train_figures/{family}-{moment}-e{epoch:03d}[-{suffix}].png`,
+epoch counted from 1. A family that cannot draw a run raises
+`figures.Skip(reason)` (printed once).
 """
 from __future__ import annotations
 

@@ -118,19 +118,36 @@ def _heatmap(g, title: str):
   im = ax.imshow(m, cmap=cmap, norm=norm, aspect="auto")
   for i in range(nl):
     for j in range(nb):
-      if g["n"][i, j] == 0:
+      n = g["n"][i, j]
+      if n == 0:
         txt, color = "no runs", "black"
       else:
-        txt = f"{fmt(g['mean'][i, j], 3)}\n± {fmt(g['std'][i, j], 2)}\n(n={g['n'][i, j]})"
+        txt = (f"{fmt(g['mean'][i, j], 3)}\n(1 run)" if n == 1 else
+               f"{fmt(g['mean'][i, j], 3)}\n± {fmt(g['std'][i, j], 2)}\n"
+               f"({n} runs)")   # one run: no spread to show
         rgba = cmap(norm(g["mean"][i, j]))
         color = "black" if 0.299 * rgba[0] + 0.587 * rgba[1] + 0.114 * rgba[2] > 0.5 else "white"
       ax.text(j, i, txt, ha="center", va="center", fontsize=8, color=color)
   ax.set_xticks(range(nb), [fmt(b) for b in g["betas"]])
   ax.set_yticks(range(nl), [latent_label(t) for t in g["latents"]])
-  ax.set(title=title, xlabel="globals_beta (weight of the globals loss)",
+  span = _relative_span(vals)
+  if span is not None and span < NARROW_SPAN:
+    # Viridis stretches any range over the full palette: say how small the
+    # differences are instead of letting colours exaggerate them.
+    title += f"\n(colours span only {100 * span:.1f}% of the value)"
+  ax.set(title=title, xlabel="weight of the globals loss (globals_beta)",
          ylabel="latent space")
   fig.colorbar(im, ax=ax, label=f"mean over seeds ({LOSS_UNITS})")
   return fig
+
+
+NARROW_SPAN = 0.1   # (max - min) / max below this: the note above
+
+
+def _relative_span(vals):
+  if vals.size < 2 or not (vals > 0).all():
+    return None
+  return float((vals.max() - vals.min()) / vals.max())
 
 
 def _tradeoff(s: pd.DataFrame):
@@ -153,7 +170,9 @@ def _tradeoff(s: pd.DataFrame):
   ax.grid(alpha=0.3, which="both")
   extra = [Line2D([], [], color="grey", ls="", marker=mk[b],
                   label=f"globals_beta = {fmt(b)}") for b in betas]
-  latent_legend(ax, s["tokenizer"], extra=extra, fontsize=8)
+  # Outside the axes: a legend inside would hide points.
+  latent_legend(ax, s["tokenizer"], extra=extra, fontsize=8,
+                loc="upper left", bbox_to_anchor=(1.02, 1.0))
   return fig
 
 
@@ -175,9 +194,10 @@ def _curves(runs, key: str, label: str):
       arrays.append(g[key].to_numpy(float))
     maybe_log_y(ax, *arrays)
     epoch_axis(ax)
-    ax.set(title=f"globals_beta = {fmt(b)}", xlabel="epoch",
-           ylabel=f"{label} loss ({LOSS_UNITS})" if j == 0 else None)
+    ax.set(title=f"globals-loss weight {fmt(b)}", xlabel="epoch",
+           ylabel=f"{label} loss ({LOSS_UNITS})")
     ax.grid(alpha=0.3)
   latent_legend(axes[0, -1], s["tokenizer"], styles, fontsize=8)
-  fig.suptitle(f"All {label} curves (total loss incl. globals_beta x rec_globals)")
+  fig.suptitle(f"All {label} curves (total loss, including the weighted "
+               "globals term)")
   return fig

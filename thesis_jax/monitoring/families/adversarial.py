@@ -3,9 +3,9 @@ R1 penalty per epoch (histories of `loop = gan_ae` runs)."""
 from __future__ import annotations
 
 import numpy as np
-from matplotlib.ticker import MaxNLocator
 
-from thesis_jax.monitoring.figures import has_data, maybe_log_y, new_figure, values
+from thesis_jax.monitoring.figures import (epoch_axis, has_data, maybe_log_y,
+                                          new_figure, values, when)
 from thesis_jax.monitoring.registry import FAMILIES
 
 
@@ -43,7 +43,7 @@ def plot(ctx):
 
   ax = axes[0, 2]
   r1 = values(h.get("r1"))
-  _line(ax, r1, "E ||grad_x D(x)||^2 on real events", c="C4")
+  _line(ax, r1, r"$E\,\|\nabla_x D(x)\|^2$ on real events", c="C4")
   maybe_log_y(ax, r1)
   ax.set(title="R1 gradient penalty (before gamma/2)", xlabel="epoch",
          ylabel="squared gradient norm")
@@ -51,8 +51,6 @@ def plot(ctx):
     ax.legend(fontsize=8)
   ax.grid(alpha=0.3)
   for ax in axes[0]:
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-  ep = ctx.epoch
-  fig.suptitle(f"{ctx.run_name} — {ctx.moment}, epoch "
-               f"{'-' if ep is None else ep + 1}")
+    epoch_axis(ax)
+  fig.suptitle(f"{ctx.run_name} — {when(ctx.moment, ctx.epoch)}")
   return [("", fig)]

@@ -4,10 +4,29 @@ from __future__ import annotations
 
 import numpy as np
 
-from thesis_jax.monitoring.figures import new_figure
+from thesis_jax.facts.schema import iter_events
+from thesis_jax.monitoring.figures import (Skip, count_axis, log_axis,
+                                          new_figure, when)
 from thesis_jax.monitoring.registry import FAMILIES
 
-_LAST = {}   # run_dir -> (epoch, counts): on_train_end reuses the last epoch's
+
+
+_LAST = {}   # run_dir -> the last code counts plotted
+
+
+def _counts(ctx):
+  """This event's code counts, else the last epoch's (from the last plot or
+  events.jsonl, so `logging.moments=on_train_end` alone draws it too)."""
+  if ctx.payload.get("code_counts"):
+    _LAST[ctx.run_dir] = ctx.payload["code_counts"]
+    return ctx.payload["code_counts"]
+  if ctx.run_dir in _LAST:
+    return _LAST[ctx.run_dir]
+  last = None
+  for e in iter_events(ctx.run_dir):
+    if e.get("moment") == "on_epoch_end" and e.get("code_counts"):
+      last = e["code_counts"]
+  return last
 
 
 def _perplexity(p: np.ndarray) -> float:
@@ -17,13 +36,9 @@ def _perplexity(p: np.ndarray) -> float:
 
 @FAMILIES.register("codebook")
 def plot(ctx):
-  counts = ctx.payload.get("code_counts")
-  if counts:
-    _LAST[ctx.run_dir] = (ctx.epoch, counts)
-  elif ctx.run_dir in _LAST:
-    counts = _LAST[ctx.run_dir][1]
+  counts = _counts(ctx)
   if not counts:
-    return []
+    raise Skip("no code counts in the facts (only VQ runs have a codebook)")
   c = np.asarray(counts, float)
   total = c.sum()
   p = c / total if total > 0 else c
@@ -37,18 +52,25 @@ def plot(ctx):
   ax.set(title="Code-usage histogram (validation tokens)", xlabel="code index",
          ylabel="tokens assigned (count)")
   ax.set_xlim(-0.5, c.size - 0.5)
+  ax.set_ylim(bottom=0)
+  count_axis(ax, "x")
+  count_axis(ax, "y")
   ax.legend(fontsize=8, loc="upper right")
   ax2 = axes[0, 1]
   srt = np.sort(p)[::-1]
   rank = np.arange(1, c.size + 1)
-  ax2.plot(rank, srt, "-", c="C2", label="share of tokens")
+  # Per-code shares are ~1/K: on a log axis they stay visible next to the
+  # cumulative share (which ends at 1).
+  pos = srt > 0
+  ax2.plot(rank[pos], srt[pos], "-", lw=1.8, c="C2", label="share of tokens (this code)")
   ax2.plot(rank, np.cumsum(srt), "-", c="C3", label="cumulative share")
-  ax2.set_xscale("log")
-  ax2.set(title="Codes ranked by usage", xlabel="code rank",
-          ylabel="fraction of tokens", ylim=(0, 1.02))
-  ax2.legend(fontsize=8)
-  ax2.grid(alpha=0.3)
-  ep = ctx.epoch
-  fig.suptitle(f"{ctx.run_name} — epoch {'-' if ep is None else ep + 1}: "
+  log_axis(ax2, "x")
+  log_axis(ax2, "y")
+  lo = srt[pos].min() if pos.any() else 1e-3
+  ax2.set(title="Codes ranked by usage", xlabel="code rank (1 = most used)",
+          ylabel="fraction of tokens (log)", ylim=(lo / 2, 1.5))
+  ax2.legend(fontsize=8, loc="lower left")
+  ax2.grid(alpha=0.3, which="both")
+  fig.suptitle(f"{ctx.run_name} — {when(ctx.moment, ctx.epoch)}: "
                f"{used}/{c.size} codes used, perplexity {_perplexity(p):.1f}")
   return [("", fig)]

@@ -12,7 +12,8 @@ import numpy as np
 import matplotlib
 
 from thesis_jax.facts.schema import iter_events
-from thesis_jax.monitoring.figures import epoch_axis, has_data, maybe_log_y, new_figure, values
+from thesis_jax.monitoring.figures import (epoch_axis, has_data, maybe_log_y,
+                                          new_figure, values, when)
 from thesis_jax.monitoring.registry import FAMILIES
 
 N_EVENTS = 4
@@ -66,7 +67,7 @@ def _curves(ctx, levels):
   ax.legend(fontsize=8)
   ax.grid(alpha=0.3)
   epoch_axis(ax)
-  fig.suptitle(f"{ctx.run_name} — {ctx.moment}, epoch {_ep(ctx)}")
+  fig.suptitle(f"{ctx.run_name} — {when(ctx.moment, ctx.epoch)}")
   return fig
 
 

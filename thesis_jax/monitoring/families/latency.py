@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from thesis_jax.monitoring.figures import epoch_axis, has_data, maybe_log_y, new_figure, values
+from thesis_jax.monitoring.figures import (epoch_axis, has_data, maybe_log_y,
+                                          new_figure, values, when)
 from thesis_jax.monitoring.registry import FAMILIES
 
 
@@ -16,13 +17,13 @@ def plot(ctx):
   fig, axes = new_figure(1, 2, size=(5.0, 3.6))
   ax = axes[0, 0]
   ep = np.arange(1, t.size + 1)
-  ax.bar(ep, t, color="C0", label="epoch wall time (train + validation)")
-  ax.set(title="Epoch time", xlabel="epoch", ylabel="time [s]")
+  ax.bar(ep, t, color="C0")
+  ax.set(title="Epoch wall time (train + validation)", xlabel="epoch",
+         ylabel="time [s]")
   if t.size > 1:
     ax.annotate("epoch 1 includes compilation", (1, t[0]), fontsize=8,
                 xytext=(0.35, 0.9), textcoords="axes fraction",
                 arrowprops={"arrowstyle": "->", "lw": 0.8})
-  ax.legend(loc="lower right", fontsize=8)
   ax.grid(alpha=0.3, axis="y")
   maybe_log_y(ax, t)
   epoch_axis(ax)
@@ -40,5 +41,5 @@ def plot(ctx):
   epoch_axis(ax2)
   total = ctx.payload.get("total_time_s")
   sub = f", total {total:.1f} s" if total else ""
-  fig.suptitle(f"{ctx.run_name} — {ctx.moment}{sub}")
+  fig.suptitle(f"{ctx.run_name} — {when(ctx.moment, ctx.epoch)}{sub}")
   return [("", fig)]

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from thesis_jax.monitoring.figures import epoch_axis, has_data, maybe_log_y, new_figure, values
+from thesis_jax.monitoring.figures import (epoch_axis, has_data, maybe_log_y,
+                                          new_figure, values, when)
 from thesis_jax.monitoring.registry import FAMILIES
 
 COMPONENTS = (("rec_tokens", "token reconstruction (MSE)"),
@@ -44,9 +45,5 @@ def plot(ctx):
           ylabel="loss (normalised units)")
   ax2.grid(alpha=0.3)
   epoch_axis(ax2)
-  fig.suptitle(f"{ctx.run_name} — {ctx.moment}, epoch {_ep(ctx)}")
+  fig.suptitle(f"{ctx.run_name} — {when(ctx.moment, ctx.epoch)}")
   return [("", fig)]
-
-
-def _ep(ctx):
-  return "-" if ctx.epoch is None else ctx.epoch + 1

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from thesis_jax.monitoring.figures import epoch_axis, has_data, new_figure, values
+from thesis_jax.monitoring.figures import (count_axis, epoch_axis, has_data,
+                                          new_figure, values, when)
 from thesis_jax.monitoring.registry import FAMILIES
 
 NOT_METRICS = {"train_loss", "val_loss", "rec_tokens", "rec_globals", "commit",
@@ -45,6 +46,7 @@ def plot(ctx):
       ax.axhline(k, ls="--", c="grey", label=f"codebook size {k}")
     ax.set(title="Code usage", xlabel="epoch", ylabel="codes used (count)")
     ax.set_ylim(bottom=0)
+    count_axis(ax)
     ax.legend()
     ax.grid(alpha=0.3)
     epoch_axis(ax)
@@ -56,7 +58,7 @@ def plot(ctx):
     ax.legend()
     ax.grid(alpha=0.3)
     epoch_axis(ax)
-  fig.suptitle(f"{ctx.run_name} — {ctx.moment}")
+  fig.suptitle(f"{ctx.run_name} — {when(ctx.moment, ctx.epoch)}")
   return [("", fig)]
 
 

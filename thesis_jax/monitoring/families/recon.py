@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from thesis_jax.monitoring.figures import new_figure
+from thesis_jax.monitoring.figures import count_axis, new_figure, when
 from thesis_jax.monitoring.registry import FAMILIES
 
 N_EVENTS = 512
@@ -72,6 +72,7 @@ def plot(ctx):
     ax.hist(t, bins, histtype="stepfilled", alpha=0.35, label="true")
     ax.hist(r, bins, histtype="step", lw=1.5, label="reconstructed")
     ax.set(title=f"{name} of real tokens", xlabel=label, ylabel="tokens")
+    count_axis(ax)
     ax.legend(fontsize=8)
   ax = axes.flat[4]
   if s["met_hat"] is not None:
@@ -83,6 +84,7 @@ def plot(ctx):
   else:
     ax.text(0.5, 0.5, "no globals head", ha="center", transform=ax.transAxes)
   ax.set(title="Missing transverse energy", xlabel="MET [GeV]", ylabel="events")
+  count_axis(ax)
   ax = axes.flat[5]
   t, r = s["cont"][..., 1][m], s["cont_hat"][..., 1][m]
   ax.scatter(t, r, s=3, alpha=0.3, c="C0", label="real tokens")
@@ -91,7 +93,6 @@ def plot(ctx):
   ax.set(title="$p_T$: reconstructed vs true", xlabel="true $p_T$ [GeV]",
          ylabel="reconstructed $p_T$ [GeV]", xlim=(0, hi), ylim=(0, hi))
   ax.legend(fontsize=8)
-  ep = ctx.epoch
   fig.suptitle(f"{ctx.run_name} — reconstruction of {m.shape[0]} validation "
-               f"events, epoch {'-' if ep is None else ep + 1}")
+               f"events, {when(ctx.moment, ctx.epoch)}")
   return [("", fig)]

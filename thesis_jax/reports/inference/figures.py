@@ -54,8 +54,8 @@ def roc_figure(path: str, title: str, groups: Dict[str, List[dict]],
               lw=1.6, label=f"{it['label']}  (AUROC {it['auroc']:.3f})")
     ax.plot([0, 1], [0, 1], ls="--", color="grey", lw=1, label="chance")
     ax.set(xlim=(0, 1), ylim=(0, 1.01), title=name,
-           xlabel="clean events flagged  ε_B (false-positive rate)",
-           ylabel="anomalous events flagged  ε_S")
+           xlabel=r"clean events flagged $\varepsilon_B$ (false-positive rate)",
+           ylabel=r"anomalous events flagged $\varepsilon_S$")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, loc="lower right")
     if name in notes:
@@ -98,7 +98,8 @@ def score_roc_figure(path: str, title: str, clean: Dict[str, np.ndarray],
     x = np.geomspace(1.0 / n, 1.0, 50)
     ax.plot(x, x, ls=":", color="grey", lw=1, label="chance")
     ax.set(xscale="log", xlim=(1.0 / n, 1.0), ylim=(0, 1.01), title=p["label"],
-           xlabel="clean events flagged  ε_B", ylabel="anomalous flagged  ε_S")
+           xlabel=r"clean events flagged $\varepsilon_B$",
+           ylabel=r"anomalous flagged $\varepsilon_S$")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=6, loc="upper left", title="AUROC [bootstrap CI]",
               title_fontsize=6)
