@@ -217,14 +217,14 @@ def test_full_disk_on_checkpoint_is_one_line(tmp_path, monkeypatch):
   ck.save(0, st, {"epoch": 0}, 1.0)
 
   def full(*a, **k):
-    os.makedirs(os.path.join(ck.directory, "1.orbax-checkpoint-tmp-9"))
+    os.makedirs(os.path.join(ck.directory, "2.orbax-checkpoint-tmp-9"))
     raise OSError(errno.ENOSPC, "No space left on device")
   monkeypatch.setattr(ck.mngr, "save", full)
-  with pytest.raises(OutputError, match="cannot save the checkpoint of epoch 1"
+  with pytest.raises(OutputError, match="cannot save the checkpoint of epoch 2"
                      ".*No space left") as err:
-    ck.save(1, st, {"epoch": 1}, 0.5)
+    ck.save(1, st, {"epoch": 1}, 0.5)   # 0-based epoch 1 = folder/epoch 2
   assert "\n" not in str(err.value)
-  assert sorted(os.listdir(ck.directory)) == ["0"]   # partial save removed
+  assert sorted(os.listdir(ck.directory)) == ["1"]   # partial save removed
 
 
 # ------------------------------------ 4. damaged checkpoints, 10. shape mismatch
@@ -239,7 +239,7 @@ def _two_checkpoints(tmp_path):
 
 
 def _largest_chunk(ck_dir):
-  d = os.path.join(ck_dir, "1", "state", "ocdbt.process_0", "d")
+  d = os.path.join(ck_dir, "2", "state", "ocdbt.process_0", "d")
   return max((os.path.join(d, f) for f in os.listdir(d)), key=os.path.getsize)
 
 
@@ -255,10 +255,10 @@ DAMAGE = {
         os.path.getsize(_largest_chunk(d)))),
     "flipped_bytes": lambda d: _overwrite(_largest_chunk(d), 40, b"\0" * 8),
     "deleted_manifest": lambda d: os.remove(
-        os.path.join(d, "1", "state", "manifest.ocdbt")),
-    "deleted_meta": lambda d: os.remove(os.path.join(d, "1", "meta", "metadata")),
+        os.path.join(d, "2", "state", "manifest.ocdbt")),
+    "deleted_meta": lambda d: os.remove(os.path.join(d, "2", "meta", "metadata")),
     "garbage_meta": lambda d: _overwrite(
-        os.path.join(d, "1", "meta", "metadata"), 0, b"\xff{not json"),
+        os.path.join(d, "2", "meta", "metadata"), 0, b"\xff{not json"),
 }
 
 
@@ -272,15 +272,16 @@ def test_damaged_newest_checkpoint_falls_back(tmp_path, damage):
   assert (epoch, meta["epoch"]) == (0, 0)
   np.testing.assert_array_equal(np.asarray(state_["w"]), np.asarray(st["w"]))
   assert len(said) == 1 and "\n" not in said[0]
-  assert said[0].startswith(f"warning: {ck_dir}/1:") and f"{ck_dir}/0" in said[0]
-  assert os.listdir(tmp_path / "checkpoints_damaged") == ["1"]
+  # folders count epochs from 1: 2 = the newest (0-based epoch 1)
+  assert said[0].startswith(f"warning: {ck_dir}/2:") and f"{ck_dir}/1" in said[0]
+  assert os.listdir(tmp_path / "checkpoints_damaged") == ["2"]
   ck.save(1, st, {"epoch": 1}, 0.7)          # epoch 1 can be written again
   assert ck.latest_epoch() == 1
 
 
 def test_no_checkpoint_restores_is_one_line(tmp_path):
   ck_dir, st = _two_checkpoints(tmp_path)
-  for e in ("0", "1"):
+  for e in ("1", "2"):
     os.remove(os.path.join(ck_dir, e, "state", "manifest.ocdbt"))
   with pytest.raises(OutputError, match="no checkpoint restores") as err:
     Checkpoints(ck_dir).restore_newest_good(abstract_like(st), lambda s: None)

@@ -111,7 +111,7 @@ def test_two_processes_match_one_process_with_four_devices(tmp_path,
     moments = [json.loads(l)["moment"] for l in f]
   assert moments == ["on_start", "on_epoch_end", "on_epoch_end",
                      "on_train_end", "on_test_end"]
-  assert "1" in os.listdir(tmp_path / "multi" / "run" / "checkpoints")
+  assert "2" in os.listdir(tmp_path / "multi" / "run" / "checkpoints")
 
 
 def test_process_rows_tile_the_global_batches():

@@ -45,7 +45,8 @@ def test_thesis_jax_sweep_next_to_multiruns(sweep):
     rows = _val_rows(run_dir)
     vals = [float(r["val_loss"]) for r in rows]
     best = int(np.argmin(vals))
-    assert row["best_epoch"] == int(rows[best]["epoch"]) == res.best_epoch
+    # facts (and so the readers) count epochs from 0; TrainResult from 1
+    assert row["best_epoch"] == int(rows[best]["epoch"]) == res.best_epoch - 1
     assert row["loss.total_best"] == vals[best]
     np.testing.assert_allclose(row["loss.total_best"], res.best_val_loss, rtol=1e-7)
     assert row["loss.total_final"] == vals[-1]

@@ -101,7 +101,7 @@ def test_compare_globals_heads_end_to_end(sweep):
   assert grids["grid_best_val_loss"]["none"]["1"] == {"mean": None, "std": None, "n": 0}
   r = recs[("none", 0.0, 0)]
   assert grids["grid_best_rec_globals"]["none"]["0"]["mean"] == pytest.approx(
-      r.histories["rec_globals"][r.best_epoch])
+      r.histories["rec_globals"][r.best_epoch - 1])
 
 
 def test_select_filters_and_empty_selection(sweep, tmp_path):

@@ -85,8 +85,9 @@ def test_run_folder_contents(cms_run):
   assert yaml.safe_load(open(os.path.join(d, "overrides.yaml"))) == ["phase1.trainer.epochs=4"]
   norm = json.load(open(os.path.join(d, "normalization.json")))
   assert norm["normalize_globals"] is True and len(norm["cont_mean"]) == 4
+  # folders count epochs from 1, like cms_run.best_epoch; the best + last two
   ckpts = sorted(int(x) for x in os.listdir(os.path.join(d, "checkpoints")) if x.isdigit())
-  assert ckpts == sorted({cms_run.best_epoch, 3})
+  assert ckpts == sorted({cms_run.best_epoch, 3, 4})
 
 
 def test_loss_goes_down_on_cms(cms_run):
@@ -146,12 +147,12 @@ def test_nan_loss_stops_and_keeps_checkpoint(tmp_path, monkeypatch):
     return rec
 
   monkeypatch.setattr(AELoop, "record", poisoned)
-  with pytest.raises(NonFiniteLossError, match="non-finite loss at epoch 1.*last good checkpoint: epoch 0"):
+  with pytest.raises(NonFiniteLossError, match="non-finite loss at epoch 2.*last good checkpoint: epoch 1"):
     thesis_jax.train(cms(tmp_path))
   run_dir = os.path.join(tmp_path, "runs", os.listdir(os.path.join(tmp_path, "runs"))[0])
   events = read_events(run_dir)
   assert [e["moment"] for e in events] == ["on_start", "on_epoch_end"]
-  assert os.listdir(os.path.join(run_dir, "checkpoints")) == ["0"]
+  assert os.listdir(os.path.join(run_dir, "checkpoints")) == ["1"]
   assert len(read_scalars(run_dir)) == 3
 
 

@@ -1,8 +1,11 @@
 """All Orbax calls live here: keep the best (by val loss) and the last two
 epochs.
 
-Layout: `{run_dir}/checkpoints/{epoch}/` with items `state` (the TrainState
-pytree, StandardSave) and `meta` (JSON: epoch, histories, normalisation, ...).
+Layout: `{run_dir}/checkpoints/{N}/` where N counts epochs from 1 (folder 20
+= after the 20th epoch, as the console and figures say; README "Epoch
+numbers"), with items `state` (the TrainState pytree, StandardSave) and
+`meta` (JSON: epoch (0-based, as in the facts), histories, normalisation, ...).
+The methods here take and return 0-based epochs, like the rest of the code.
 Restores use an abstract target so optimizer states keep their structure.
 
 Verification: `save` stores a SHA-256 of the state's bytes in the meta
@@ -30,6 +33,7 @@ from thesis_jax.train.rundir import create_unique_dir
 
 _P = ocp.checkpoint_managers
 DIGEST_KEY = "state_sha256"
+FIRST = 1   # folder name of the first epoch's checkpoint (0-based epoch + 1)
 
 
 def state_digest(state) -> str:
@@ -75,22 +79,23 @@ class Checkpoints:
     save (full disk, quota) removes its partial folder and raises one line."""
     meta = dict(meta, **{DIGEST_KEY: state_digest(state)})
     try:
-      self.mngr.save(epoch, args=ocp.args.Composite(
+      self.mngr.save(epoch + FIRST, args=ocp.args.Composite(
           state=ocp.args.StandardSave(state), meta=ocp.args.JsonSave(meta)),
           metrics={"val_loss": float(val_loss)})
       self.mngr.wait_until_finished()
     except Exception as e:   # Orbax/TensorStore wrap OSErrors in many types
-      for tmp in glob.glob(os.path.join(self.directory, f"{epoch}.orbax-*")):
+      for tmp in glob.glob(os.path.join(self.directory,
+                                        f"{epoch + FIRST}.orbax-*")):
         shutil.rmtree(tmp, ignore_errors=True)
       raise OutputError(f"{self.directory}: cannot save the checkpoint of "
-                        f"epoch {epoch} ({_why(e)}); the previous checkpoint "
+                        f"epoch {epoch + 1} ({_why(e)}); the previous checkpoint "
                         "is kept") from None
 
   def latest_epoch(self) -> Optional[int]:
-    return self.mngr.latest_step()
+    return _epoch(self.mngr.latest_step())
 
   def best_epoch(self) -> Optional[int]:
-    return self.mngr.best_step()
+    return _epoch(self.mngr.best_step())
 
   def restore(self, epoch: int, abstract_state) -> Tuple[Any, Dict[str, Any]]:
     """-> (state with abstract_state's structure and shardings, meta dict).
@@ -99,10 +104,10 @@ class Checkpoints:
     match `abstract_state` (a config whose shapes changed), or fails its
     digest check.
     """
-    where = os.path.join(self.directory, str(epoch))
-    self._check_shapes(epoch, abstract_state, where)
+    where = os.path.join(self.directory, str(epoch + FIRST))
+    self._check_shapes(epoch + FIRST, abstract_state, where)
     try:
-      out = self.mngr.restore(epoch, args=ocp.args.Composite(
+      out = self.mngr.restore(epoch + FIRST, args=ocp.args.Composite(
           state=ocp.args.StandardRestore(abstract_state),
           meta=ocp.args.JsonRestore()))
     except Exception as e:
@@ -119,11 +124,11 @@ class Checkpoints:
                         "match the digest saved with it)")
     return out["state"], meta
 
-  def _check_shapes(self, epoch: int, abstract_state, where: str) -> None:
+  def _check_shapes(self, step: int, abstract_state, where: str) -> None:
     """One line naming the first array whose saved shape differs from the
     one the current config builds (Orbax would print pages)."""
     try:
-      saved = _shapes(self.mngr.item_metadata(epoch)["state"])
+      saved = _shapes(self.mngr.item_metadata(step)["state"])
     except Exception:    # unreadable metadata: restore() reports the damage
       return
     want = _shapes(abstract_state)
@@ -136,10 +141,10 @@ class Checkpoints:
 
   def restore_meta(self, epoch: int) -> Dict[str, Any]:
     try:
-      out = self.mngr.restore(epoch, args=ocp.args.Composite(
+      out = self.mngr.restore(epoch + FIRST, args=ocp.args.Composite(
           meta=ocp.args.JsonRestore()))
     except Exception as e:
-      raise OutputError(f"{os.path.join(self.directory, str(epoch))}: cannot "
+      raise OutputError(f"{os.path.join(self.directory, str(epoch + FIRST))}: cannot "
                         f"read the checkpoint's meta: {_why(e)}") from None
     return dict(out["meta"])
 
@@ -152,25 +157,25 @@ class Checkpoints:
     `checkpoints_damaged/`; raises OutputError if none restores.
     """
     errors = []
-    for epoch in sorted(self.mngr.all_steps(), reverse=True):
+    for step in sorted(self.mngr.all_steps(), reverse=True):
       try:
-        state, meta = self.restore(epoch, abstract_state)
+        state, meta = self.restore(step - FIRST, abstract_state)
       except OutputError as e:
         errors.append(str(e))
-        self._set_aside(epoch)
+        self._set_aside(step)
         continue
       if errors:
         say(f"warning: {errors[-1]}; falling back to the newest checkpoint "
-            f"that restores: {os.path.join(self.directory, str(epoch))}")
-      return epoch, state, meta
+            f"that restores: {os.path.join(self.directory, str(step))}")
+      return step - FIRST, state, meta
     raise OutputError(f"{self.directory}: no checkpoint restores"
                       + (f" ({errors[0]})" if errors else ""))
 
-  def _set_aside(self, epoch: int) -> None:
-    src = os.path.join(self.directory, str(epoch))
+  def _set_aside(self, step: int) -> None:
+    src = os.path.join(self.directory, str(step))
     if jax.process_index() == 0 and os.path.exists(src):
       dst = create_unique_dir(os.path.join(
-          os.path.dirname(self.directory), "checkpoints_damaged", str(epoch)),
+          os.path.dirname(self.directory), "checkpoints_damaged", str(step)),
           "checkpoints_damaged")
       os.rename(src, dst)        # replaces the empty folder just reserved
     self.mngr.close()
@@ -178,6 +183,10 @@ class Checkpoints:
 
   def close(self) -> None:
     self.mngr.close()
+
+
+def _epoch(step: Optional[int]) -> Optional[int]:
+  return None if step is None else step - FIRST
 
 
 def _shapes(tree) -> Dict[Tuple[str, ...], Tuple[int, ...]]:

@@ -33,7 +33,7 @@ EVAL_CHUNK = 16
 class TrainResult:
   run_dir: str
   best_val_loss: float
-  best_epoch: int
+  best_epoch: int                # counted from 1, as printed (facts: 0-based)
   test_loss: Optional[float]
   final: Dict[str, Any]          # last epoch's history values
   test: Dict[str, float]
@@ -175,9 +175,9 @@ def train(config, overrides: Sequence[str] = ()) -> TrainResult:
     if not (math.isfinite(rec.train_loss) and math.isfinite(rec.val_loss)):
       kept = ckpt.latest_epoch() if ckpt else None
       raise NonFiniteLossError(
-          f"non-finite loss at epoch {epoch} (train {rec.train_loss}, val "
+          f"non-finite loss at epoch {epoch + 1} (train {rec.train_loss}, val "
           f"{rec.val_loss}) in {run_dir}; training stopped"
-          + (f", last good checkpoint: epoch {kept}" if kept is not None else
+          + (f", last good checkpoint: epoch {kept + 1}" if kept is not None else
              ", no checkpoint was saved"))
     total_time += epoch_time
     n_events = steps_per_epoch * bsz
@@ -234,7 +234,7 @@ def train(config, overrides: Sequence[str] = ()) -> TrainResult:
     ckpt.close()
   progress.print(f"done: best val {best[0]:.5g} at epoch {best[1] + 1}, test "
                  f"{test['test_loss']:.5g} | {run_dir}")
-  return TrainResult(run_dir, best[0], best[1], test.get("test_loss"), final,
+  return TrainResult(run_dir, best[0], best[1] + 1, test.get("test_loss"), final,
                      test, histories)
 
 

@@ -1,8 +1,15 @@
-"""One progress line per epoch: epoch, ETA, losses, perplexity, events/s."""
+"""One progress line per epoch: epoch, ETA, losses, perplexity, events/s.
+
+Epochs are shown counting from 1 ("epoch 20/20" is the last). The ETA uses
+the wall time between progress lines -- training, validation, facts,
+figures and checkpoints together -- leaving out the first epoch (it includes
+compilation) once a later one is measured.
+"""
 from __future__ import annotations
 
 import datetime
 import sys
+import time
 
 
 def _fmt(x, spec=".5g"):
@@ -14,15 +21,19 @@ class Progress:
     self.epochs = epochs
     self.enabled = enabled
     self.stream = stream or sys.stdout
-    self.times = []
+    self.walls = []                    # wall seconds per epoch, everything
+    self._last = time.perf_counter()
 
   def print(self, msg: str) -> None:
     if self.enabled:
       print(msg, file=self.stream, flush=True)
 
   def epoch(self, epoch: int, rec, epoch_time: float, events_per_s: float) -> None:
-    self.times.append(epoch_time)
-    left = (self.epochs - epoch - 1) * (sum(self.times) / len(self.times))
+    now = time.perf_counter()
+    self.walls.append(now - self._last)
+    self._last = now
+    steady = self.walls[1:] or self.walls
+    left = (self.epochs - epoch - 1) * (sum(steady) / len(steady))
     eta = str(datetime.timedelta(seconds=int(round(left))))
     perp = rec.metrics.get("perplex")
     usage = rec.history.get("code_usage")

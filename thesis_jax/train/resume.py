@@ -25,6 +25,7 @@ from thesis_jax.errors import ConfigError
 from thesis_jax.facts.schema import iter_events
 from thesis_jax.facts.writers import atomic_write
 from thesis_jax.train import rundir
+from thesis_jax.train.checkpoint import FIRST
 
 # keys a resumed run may change (prefixes end with "."): they change neither
 # the model, the data nor the numbers of the epochs already trained
@@ -55,11 +56,12 @@ def _same(a, b) -> bool:
 
 
 def completed_epochs(run_dir: str) -> int:
-  """Epochs with a saved checkpoint (newest checkpoint folder + 1)."""
+  """Epochs with a saved checkpoint (the newest checkpoint folder's name:
+  folders count epochs from 1, see train/checkpoint.py)."""
   ck = os.path.join(run_dir, "checkpoints")
   steps = [int(n) for n in (os.listdir(ck) if os.path.isdir(ck) else [])
            if n.isdigit()]
-  return max(steps) + 1 if steps else 0
+  return max(steps) + 1 - FIRST if steps else 0
 
 
 def find_unfinished(output_root: str, name: str) -> Optional[str]:
