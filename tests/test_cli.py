@@ -42,6 +42,7 @@ def test_cli_trains_and_prints_run_folder(tmp_path):
   assert "phase1.latent_space.name=linear" in text and "experiment.name=cli" in text
 
 
+@pytest.mark.slow
 def test_relative_paths_are_stored_absolute(tmp_path):
   """data.path typed relative to the working directory is stored absolute
   (as typed in a comment), so the run works from any directory later."""
@@ -57,17 +58,15 @@ def test_relative_paths_are_stored_absolute(tmp_path):
   assert f"#   data.path: {rel}" in text
 
 
+# (more bad values are checked in-process: test_config_cli.py)
 @pytest.mark.parametrize("args,expect,code", [
     (["--config.data.path=/nonexistent/x.h5"], "/nonexistent/x.h5: file not found (data.path)", 1),
     (["--config.phase1.latent_space.name=vqq"],
      "unknown latent space 'vqq' (config key phase1.latent_space.name); valid names: ", 2),
-    (["--config.phase1.trainer.batch_size=0"], "phase1.trainer.batch_size must be > 0", 2),
     (["--config.phase1.trainer.epoch=5"],
      "unknown config key 'phase1.trainer.epoch' (did you mean phase1.trainer.epochs?)", 2),
     (["--config.phase1.encoder.enc_hidden=64,x"],
      "phase1.encoder.enc_hidden item 2: expected an integer, got 'x'", 2),
-    (["--config.phase1.trainer.lr=fast"], "phase1.trainer.lr: expected a number, got 'fast'", 2),
-    (["--config.data.datasets.val=X_valid"], "(did you mean data.datasets.x_val?)", 2),
     (["--epochs=3"], "unrecognized arguments: --epochs=3", 2),
 ])
 def test_cli_errors_are_one_line(tmp_path, args, expect, code):

@@ -38,11 +38,22 @@ def test_values_typed_like_defaults():
     ("phase1.trainer.epochs=1.5", "expected an integer, got '1.5'"),
     ("logging.progress=maybe", "expected True or False"),
     ("phase1.trainer=3", "is a group of keys"),
+    ("phase1.trainer.lr=fast", "phase1.trainer.lr: expected a number, got 'fast'"),
+    ("data.datasets.val=X_valid", "did you mean data.datasets.x_val?"),
 ])
 def test_bad_assignments(kv, msg):
   c = config_files.load("default")[0]
   with pytest.raises(ConfigError, match=msg.replace("?", r"\?").replace("(", r"\(")):
     apply_assignments(c, [kv])
+
+
+def test_bad_values_caught_before_any_folder(tmp_path):
+  from thesis_jax.train.config_check import validate_config
+  c = config_files.load("default")[0]
+  apply_assignments(c, ["phase1.trainer.batch_size=0"])
+  with pytest.raises(ConfigError, match="phase1.trainer.batch_size must be > 0"):
+    validate_config(c)
+  assert not os.listdir(tmp_path)
 
 
 def test_configs_found_by_name_and_path():
