@@ -97,6 +97,18 @@ def test_batch_stacks():
   h0 = train_stack(ev, 64, 1, 0, process_index=0, process_count=2)
   h1 = train_stack(ev, 64, 1, 0, process_index=1, process_count=2)
   np.testing.assert_array_equal(np.concatenate([h0["cont"], h1["cont"]], 1), st["cont"])
+  # drop_last=False (the original): the same batches plus a last one whose
+  # 300 - 4*64 = 44 real rows have weight 1 and the padding rows weight 0
+  kept = train_stack(ev, 64, seed=1, epoch=0, drop_last=False)
+  assert kept["ids"].shape == (5, 64, 18) and kept["weight"].sum() == 300
+  np.testing.assert_array_equal(kept["cont"][:4], st["cont"])
+  assert kept["weight"][4].tolist() == [1.0] * 44 + [0.0] * 20
+  real = kept["globals"].reshape(-1, 2)[kept["weight"].reshape(-1) > 0]
+  assert len({tuple(g) for g in real}) == 300          # every event once
+  k0 = train_stack(ev, 64, 1, 0, process_index=0, process_count=2, drop_last=False)
+  k1 = train_stack(ev, 64, 1, 0, process_index=1, process_count=2, drop_last=False)
+  np.testing.assert_array_equal(np.concatenate([k0["weight"], k1["weight"]], 1),
+                                kept["weight"])
   es = eval_stack(ev, 128)
   assert es["ids"].shape == (3, 128, 18) and es["weight"].sum() == 300
   np.testing.assert_array_equal(es["cont"].reshape(-1, 18, 4)[:300], ev.cont)

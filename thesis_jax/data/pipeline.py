@@ -82,26 +82,34 @@ def take_batch(split, idx) -> Dict[str, np.ndarray]:
 
 
 def train_stack(ev, batch_size: int, seed: int, epoch: int,
-                process_index: int = 0, process_count: int = 1
-                ) -> Dict[str, np.ndarray]:
+                process_index: int = 0, process_count: int = 1,
+                drop_last: bool = True) -> Dict[str, np.ndarray]:
   """One epoch of shuffled training batches, `[S, B_local, ...]`.
 
   The permutation depends only on (seed, epoch), so every process (and a
-  resumed run) sees the same global batches; the last incomplete batch is
-  dropped. Process p takes rows [p*B/P, (p+1)*B/P) of each global batch.
+  resumed run) sees the same global batches. The last incomplete batch is
+  dropped, or with `drop_last=False` (the original's DataLoader) kept as a
+  full-shape batch whose missing rows have weight 0 (static shapes: the loss
+  and the VQ statistics are weighted means over the real rows only).
+  Process p takes rows [p*B/P, (p+1)*B/P) of each global batch.
   `ev`: Events or a dict of per-event arrays.
   """
   n = n_events(ev)
-  steps = n // batch_size
+  steps = n // batch_size if drop_last else -(-n // batch_size)
   if steps == 0:
     raise ConfigError(f"phase1.trainer.batch_size={batch_size} is larger than "
                       f"the train split ({n} events)")
   perm = np.random.default_rng([seed, epoch]).permutation(n)
+  weight = np.ones(steps * batch_size, np.float32)
+  if steps * batch_size > n:             # pad with weight-0 copies of row 0
+    weight[n:] = 0.0
+    perm = np.concatenate([perm, np.full(steps * batch_size - n, perm[0])])
   idx = perm[:steps * batch_size].reshape(steps, batch_size)
+  weight = weight.reshape(steps, batch_size)
   local = batch_size // process_count
-  idx = idx[:, process_index * local:(process_index + 1) * local]
-  out = take_batch(ev, idx)
-  out["weight"] = np.ones(idx.shape, np.float32)
+  sl = slice(process_index * local, (process_index + 1) * local)
+  out = take_batch(ev, idx[:, sl])
+  out["weight"] = weight[:, sl]
   return out
 
 
