@@ -244,3 +244,26 @@ def test_non_ema_restart_applied_to_params():
                                 np.asarray(new["vq_stats"]["restart_rows"])[dead])
   np.testing.assert_array_equal(np.asarray(out)[~dead],
                                 np.asarray(v["params"]["codebook"])[~dead])
+
+
+def test_code_held_by_padding_is_not_restarted():
+  """Padding slots stay out of the statistics, but the code they sit on is in
+  use: restarting it would move every padding slot at once (and the globals
+  head's mean over slots with them -- the default run's mid-run loss jumps)."""
+  real = np.array([[1.0, 0.0], [0.0, 1.0]], np.float32)
+  pad = np.array([[-3.0, -3.0]], np.float32)
+  x = jnp.asarray(np.concatenate([real, pad, pad]))[None]       # [1, 4, 2]
+  mask = jnp.asarray([[True, True, False, False]])
+  cb = np.array([[1, 0], [0, 1], [-3, -3], [9, 9]], np.float32)  # 2: padding's, 3: unused
+  vq = VectorQuantizer(codebook_size=4, dim=2, ema=True, restart_after=2)
+  v = vq.init(jax.random.PRNGKey(0), x, mask)
+  v = {"vq_stats": dict(v["vq_stats"], codebook=jnp.asarray(cb),
+                        ema_w=jnp.asarray(cb), cluster_size=jnp.ones(4))}
+  for i in range(3):
+    _, v = vq.apply(v, x, mask, train=True, mutable=["vq_stats"],
+                    rngs={"vq": jax.random.PRNGKey(i)})
+  cb_after = np.asarray(v["vq_stats"]["codebook"])
+  np.testing.assert_allclose(cb_after[2], [-3, -3], rtol=1e-4)   # kept
+  assert np.asarray(v["vq_stats"]["unused"])[2] == 0
+  # the unused code was re-seeded onto a real token
+  assert any(np.allclose(cb_after[3], r, atol=1e-4) for r in real)

@@ -10,7 +10,8 @@ code usage.
 
 Beyond the original: statistics use only the slots in `mask` (real tokens of
 valid events by default; all slots with `count_padding`), dead-code restarts
-(`restart_after` steps unused -> re-seeded from this batch's encoder outputs),
+(`restart_after` steps on which no slot -- padding included -- maps to a code
+-> re-seeded from this batch's real tokens' encoder outputs),
 and k-means++ initialisation from data (`kmeans.py`, applied by the trainer).
 
 Variables: EMA mode keeps `codebook [K,D]`, `ema_w [K,D]`, `cluster_size [K]`
@@ -150,8 +151,13 @@ class VectorQuantizer(nn.Module):
         sums = jax.ops.segment_sum(fz * w[:, None], idx, num_segments=k)
         cs.value, ema_w.value, cb_var.value = ema_update(
             cs.value, ema_w.value, counts, sums, self.decay, self.eps)
+      # A code is in use when any row maps to it -- padding slots too, even
+      # though they stay out of the statistics: restarting the code the
+      # padding slots sit on moves them all at once, and the globals head
+      # (a mean over all slots) jumps (measured: val loss 2.7x mid-run).
+      used = jax.ops.segment_sum(jnp.ones_like(w), idx, num_segments=k)
       if self.restart_after > 0:
-        u = jnp.where(counts > 0, 0, unused.value + 1)
+        u = jnp.where(used > 0, 0, unused.value + 1)
         dead = (u >= self.restart_after) & (w.sum() > 0)
         key = self.make_rng("vq")
         pick = sample_index or (lambda key, k: sample_indices(key, w, k))
@@ -173,7 +179,7 @@ class VectorQuantizer(nn.Module):
           rmask.value = dead
         unused.value = jnp.where(dead, 0, u)
       else:
-        unused.value = jnp.where(counts > 0, 0, unused.value + 1)
+        unused.value = jnp.where(used > 0, 0, unused.value + 1)
 
     aux = {"commit_tok": commit_tok, "codebook_tok": codebook_tok,
            "counts": counts, "perplex": perplexity(counts), "indices":
