@@ -56,6 +56,22 @@ def test_bad_values_caught_before_any_folder(tmp_path):
   assert not os.listdir(tmp_path)
 
 
+@pytest.mark.parametrize("key,value,msg", [
+    ("phase1.encoder.enc_hidden", (64, "x"), "enc_hidden item 2: expected a positive integer"),
+    ("phase1.decoder.globals_hidden", (0,), "globals_hidden item 1"),
+    ("logging.families", ("losses", "codebok"), "unknown plot family 'codebok'"),
+    ("logging.moments", ("on_train_ends",), "unknown moment 'on_train_ends'"),
+])
+def test_python_configs_checked_like_the_command_line(key, value, msg):
+  from thesis_jax.config_tools import set_dotted
+  from thesis_jax.train.config_check import validate_config
+  c = config_files.load("default")[0]
+  c.logging.make_plots = True
+  set_dotted(c, key, value)
+  with pytest.raises(ConfigError, match=msg):
+    validate_config(c)
+
+
 def test_configs_found_by_name_and_path():
   root = config_files.configs_root()
   assert config_files.resolve("default:tiny") == (os.path.join(root, "default.py"), "tiny")

@@ -14,6 +14,40 @@ def _positive(cfg, key: str, path: str, allow_zero: bool = False):
     raise ConfigError(f"{path}.{key} must be {'>= 0' if allow_zero else '> 0'}, got {v}")
 
 
+# List-valued keys and what their items must be (the command line types them
+# already; this catches the same mistakes made from Python).
+WIDTHS = ("phase1.encoder.enc_hidden", "phase1.decoder.dec_hidden",
+          "phase1.decoder.globals_hidden")
+
+
+def _check_lists(config) -> None:
+  from thesis_jax.config_tools import leaf_keys, split_list
+  from thesis_jax.facts.schema import MOMENTS
+  keys = set(leaf_keys(config))
+  for key in WIDTHS:
+    if key not in keys:
+      continue
+    node = config
+    for part in key.split("."):
+      node = node[part]
+    for i, v in enumerate(node):
+      if isinstance(v, bool) or not isinstance(v, int) or v <= 0:
+        raise ConfigError(f"{key} item {i + 1}: expected a positive integer "
+                          f"(a layer width), got {v!r}")
+  lg = config.logging
+  if lg.get("make_plots", False):
+    import thesis_jax.monitoring.families  # noqa: F401  (the family table)
+    from thesis_jax.monitoring.registry import FAMILIES
+    for name in split_list(lg.get("families", ())):
+      if name not in FAMILIES:
+        raise ConfigError(f"logging.families: unknown plot family '{name}'; "
+                          f"valid: {', '.join(FAMILIES.names())}")
+    for name in split_list(lg.get("moments", ())):
+      if name not in MOMENTS:
+        raise ConfigError(f"logging.moments: unknown moment '{name}'; valid: "
+                          f"{', '.join(MOMENTS)}")
+
+
 def validate_config(config) -> None:
   """Raises ConfigError naming the key for unknown names or bad values."""
   import thesis_jax.train.loops  # noqa: F401  (registers every loop)
@@ -55,6 +89,7 @@ def validate_config(config) -> None:
                         f"got {ls.ema_decay}")
     if ls.restart_dead_codes:
       _positive(ls, "restart_after", "phase1.latent_space")
+  _check_lists(config)
   d = config.data
   _positive(d, "n_tokens", "data")
   _positive(d, "limit_samples", "data", allow_zero=True)
