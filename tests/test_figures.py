@@ -143,7 +143,7 @@ def test_report_figures(tmp_path, drawn):
         v = [3.0, 1.3 + job / 1000, 1.30 + job / 500]
         write_fake_run(str(root / "runs" / f"run_20251103-140953_gh_job{job}"),
                        val_loss=v, histories={"rec_tokens": [1.0, 0.5, 0.51 + job / 1000],
-                                              "rec_globals": [1.3, 1.31, 1.32],
+                                              "rec_globals": [1.3, 1.3 + job / 400, 1.32],
                                               "perplex": [2, 3, 4]},
                        config=original_config(ls, beta, seed), seed=seed,
                        code_counts=16 if ls == "vq" else 0,
@@ -159,6 +159,10 @@ def test_report_figures(tmp_path, drawn):
   assert len(drawn) >= 10
   for path, fig in drawn:
     check_figure(path, fig)
+  heat = [f for p, f in drawn if "grid_best_rec_globals" in p][0]
+  cells = [t.get_text() for t in heat.axes[0].texts]
+  assert "(1 run)" in " ".join(cells) and "(2 runs)" in " ".join(cells)
+  assert "colours span only" in heat.axes[0].get_title()   # 1.30-1.32
 
 
 def test_inference_figures(tmp_path, drawn):
