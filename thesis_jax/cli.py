@@ -68,9 +68,15 @@ def config_overrides(argv: Sequence[str], flag: str = "config") -> List[str]:
 
 def config_help(config, file: str = "") -> str:
   """Every key of `config` with its default and one-line meaning."""
-  from thesis_jax.config_docs import meaning
+  import glob
+  import os
+  from thesis_jax.config_docs import meaning, source_comments
+  from thesis_jax.config_files import configs_root
   from thesis_jax.config_tools import leaf_keys
   keys = leaf_keys(config)
+  files = ([file] if file else []) + sorted(
+      glob.glob(os.path.join(configs_root(), "**", "*.py"), recursive=True))
+  comments = source_comments(files)
   width = min(max((len(k) for k in keys), default=0), 42)
   lines = [f"config keys{f' of {file}' if file else ''} "
            "(set with --config.KEY=VALUE; lists as a,b):"]
@@ -79,7 +85,7 @@ def config_help(config, file: str = "") -> str:
     for p in k.split("."):
       node = node[p]
     default = ",".join(map(str, node)) if isinstance(node, tuple) else repr(node)
-    text = meaning(k)
+    text = meaning(k, comments)
     lines.append(f"  {k:<{width}} = {default}" + (f"   # {text}" if text else ""))
   return "\n".join(lines)
 

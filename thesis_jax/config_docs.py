@@ -1,9 +1,14 @@
 """One-line meanings of config keys, shown by `thesis-jax COMMAND --help`.
 
-Keyed by dotted key; a sweep's `base.` prefix is looked up without it.
-Keys not listed here print without a meaning (add them as they appear).
+Keyed by dotted key; a sweep's `base.` prefix is looked up without it. A key
+not listed here takes the `# comment` on the line that sets it in the config
+files (or the modules holding a block's defaults, e.g. `gan`).
 """
 from __future__ import annotations
+
+import os
+import re
+from typing import Dict, Sequence
 
 MEANINGS = {
   "experiment.name": "run folder suffix: runs/run_{stamp}_{name}",
@@ -72,6 +77,13 @@ MEANINGS = {
   "distributed.num_processes": "multi-host: number of processes (0: single)",
   "distributed.process_id": "multi-host: this process's index (-1: from the cluster)",
   "distributed.initialize": "multi-host: call jax.distributed.initialize",
+  # adversarial loop (configs/gan_ae.py)
+  "gan.d_lr": "discriminator Adam learning rate",
+  "gan.d_beta1": "discriminator Adam beta1",
+  "gan.d_beta2": "discriminator Adam beta2",
+  "gan.d_hidden": "discriminator width",
+  "gan.d_layers": "discriminator blocks",
+  "gan.d_activation": "discriminator activation",
   # sweeps (experiment configs)
   "grid.latent_space": "swept latent spaces, e.g. none,linear,vq",
   "grid.globals_beta": "swept globals-loss weights, e.g. 0,1,10",
@@ -99,9 +111,34 @@ MEANINGS = {
 }
 
 
-def meaning(key: str) -> str:
-  if key in MEANINGS:
-    return MEANINGS[key]
-  if key.startswith("base."):
-    return MEANINGS.get(key[len("base."):], "")
-  return ""
+# Modules that define a config block's defaults with commented lines.
+DEFAULT_MODULES = ("thesis_jax/train/gan_steps.py",)
+
+
+def meaning(key: str, comments: Dict[str, str] = None) -> str:
+  """The key's one-line meaning ('' if none is known)."""
+  k = key[len("base."):] if key.startswith("base.") else key
+  if k in MEANINGS:
+    return MEANINGS[k]
+  return (comments or {}).get(k.rpartition(".")[2], "")
+
+
+def source_comments(files: Sequence[str]) -> Dict[str, str]:
+  """{leaf name: trailing comment} of lines setting `"leaf": ...`,
+  `.leaf = ...` or `leaf=...` in `files` (first one wins)."""
+  root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+  files = list(files) + [os.path.join(root, m) for m in DEFAULT_MODULES]
+  pat = re.compile(r"""(?:["'](\w+)["']\s*:|\.(\w+)\s*=(?!=)|\b(\w+)=)[^#]*#\s*(.+)$""")
+  out: Dict[str, str] = {}
+  for path in files:
+    try:
+      with open(path) as f:
+        lines = f.read().splitlines()
+    except OSError:
+      continue
+    for line in lines:
+      m = pat.search(line)
+      if m:
+        name = next(g for g in m.groups()[:3] if g)
+        out.setdefault(name, m.group(4).strip())
+  return out
