@@ -116,3 +116,21 @@ def test_supports_packing_reasons():
   p = _config("vq", False, False)
   p.encoder.name = "set_transformer"
   assert "token-wise" in supports_packing(p)
+
+
+def test_scorer_packed_equals_dense():
+  """Per-event inference scores through `Scorer` (padded last batch)."""
+  from thesis_jax.data.packing import Packer
+  from thesis_jax.train.batched import Scorer
+  p = _config("vq", False, False)
+  ev, st = _data()
+  model = build_autoencoder(p, num_types=6)
+  v = model.init(jax.random.PRNGKey(0), st["cont"][0], st["ids"][0])
+  state = init_state(v["params"], {k: x for k, x in v.items() if k != "params"},
+                     make_optimizer(p.trainer))
+  step = lambda s, b: ae_steps.event_errors(model, s.params, s.model_state, b)
+  dense = Scorer(step, state, batch_size=40, steps=2)(ev)
+  packed = Scorer(step, state, batch_size=40, steps=2, pack=Packer())(ev)
+  assert dense["mse"].shape == (len(ev),)
+  for k in dense:
+    np.testing.assert_allclose(packed[k], dense[k], rtol=RTOL, atol=ATOL, err_msg=k)

@@ -83,3 +83,18 @@ def test_full_step_without_padding():
   assert pk["tok_ids"].shape == (2, 13)
   np.testing.assert_array_equal(pk["tok_cont"][:, 12], [[0] * 4, [0.5] * 4])
   np.testing.assert_array_equal(pk["tok_seg"][1], [0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3])
+
+
+def test_packer_capacity_only_grows():
+  from thesis_jax.data.packing import Packer
+  st = _stack()
+  small = {k: v.copy() for k, v in st.items()}
+  small["ids"][:, :, 2:] = 0                       # at most 2 tokens per event
+  small["cont"][:, :, 2:] = st["cont"][st["ids"] == 0][0]
+  pk = Packer(shards=2)
+  a = pk(st)
+  cap = pk.capacity
+  b = pk(small)
+  assert pk.capacity == cap and b["tok_ids"].shape == a["tok_ids"].shape
+  for i in range(st["ids"].shape[0]):
+    np.testing.assert_array_equal(b["tok_cont"][i][b["slot_row"][i]], small["cont"][i])

@@ -125,3 +125,9 @@ def supports_packing(phase1) -> str:
   if float(enc.get("dropout", 0.0)) > 0 or float(dec.get("dropout", 0.0)) > 0:
     return "dropout > 0 draws different masks per slot"
   return ""
+
+
+def unpack_rows(x, batch):
+  """Per-row values x [R, ...] -> the dense layout [B, T, ...] (each slot
+  gets its row's value: padding slots their representative's)."""
+  return x[batch["slot_row"]]
