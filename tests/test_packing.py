@@ -98,3 +98,14 @@ def test_packer_capacity_only_grows():
   assert pk.capacity == cap and b["tok_ids"].shape == a["tok_ids"].shape
   for i in range(st["ids"].shape[0]):
     np.testing.assert_array_equal(b["tok_cont"][i][b["slot_row"][i]], small["cont"][i])
+
+
+def test_signed_zero_padding_counts_as_equal():
+  """Raw padding holds both 0.0 and -0.0 (equal values, different bits)."""
+  from thesis_jax.data.synthetic import make_events
+  ev = make_events(64, 7, 0)
+  pad = ev.cont[ev.ids == 0]
+  assert (pad == 0).all() and np.signbit(pad).any() and not np.signbit(pad).all()
+  np.testing.assert_array_equal(padding_features(ev.ids, ev.cont), 0.0)
+  pk = pack_stack(train_stack(ev, 16, 0, 0))
+  assert (pk["tok_cont"][pk["tok_ids"] == 0] == 0).all()

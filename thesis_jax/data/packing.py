@@ -51,12 +51,23 @@ def padding_features(ids: np.ndarray, cont: np.ndarray) -> Optional[np.ndarray]:
   """The features [F] all padding slots of ids [..., T] share, None if they
   differ (padding-free compute would not be exact), zeros if there is no
   padding slot."""
-  pad = ids <= 0
+  pad = (ids <= 0).reshape(-1)
   if not pad.any():
     return np.zeros(cont.shape[-1], cont.dtype)
-  rows = cont[pad]                       # [P, F]
-  rep = rows[0]
-  return rep if bool((rows == rep).all()) else None
+  flat = cont.reshape(-1, cont.shape[-1])
+  rep = flat[int(np.argmax(pad))].copy()
+  return rep if _all_equal(flat, rep[None], pad) else None
+
+
+def _all_equal(slots, rep, where) -> bool:
+  """Whether slots [..., F] equal rep (broadcastable) wherever `where` [...].
+
+  Bitwise on whole slots first (fast); if that fails, by value, so that
+  -0.0 and 0.0 (raw padding often has both) count as equal."""
+  v = _slot_view(slots)
+  if ((v == _slot_view(rep)) | ~where).all():
+    return True
+  return bool(((slots == rep).all(-1) | ~where).all())
 
 
 def pack_stack(stack: Dict[str, np.ndarray], capacity: Optional[int] = None,
@@ -83,14 +94,13 @@ def pack_stack(stack: Dict[str, np.ndarray], capacity: Optional[int] = None,
   width = cap + 1
   rows = shards * width
 
-  flat_cont = _slot_view(cont).reshape(s, b * t)
   # The first padding slot of each step is its representative (any slot
   # would do when the check below passes); steps without padding keep 0s.
   first_pad = np.argmin(real, axis=1)
-  pad_cont = flat_cont[np.arange(s), first_pad]
-  pad_cont[real.all(1)] = _slot_view(np.zeros((1, f), cont.dtype))[0]
-  same = (flat_cont == pad_cont[:, None]) | real    # bitwise, whole slots
-  if not same.all():
+  pad_vals = cont.reshape(s, b * t, f)[np.arange(s), first_pad]
+  pad_vals[real.all(1)] = 0.0
+  if not _all_equal(cont.reshape(s, b * t, f), pad_vals[:, None], ~real):
+    same = (cont.reshape(s, b * t, f) == pad_vals[:, None]).all(-1) | real
     st, p = np.argwhere(~same)[0]
     raise ValueError(
         f"pack_stack: padding slot (event {p // t}, slot {p % t}) of step {st} "
@@ -115,8 +125,8 @@ def pack_stack(stack: Dict[str, np.ndarray], capacity: Optional[int] = None,
   tok_ids[dest] = ids.reshape(-1)[pos]
   tok_seg = np.full(s * rows, b, np.int32)
   tok_seg[dest] = event
-  tok_cont = np.repeat(pad_cont, rows)
-  tok_cont[dest] = flat_cont.reshape(-1)[pos]
+  tok_cont = np.repeat(_slot_view(pad_vals), rows)
+  tok_cont[dest] = _slot_view(cont).reshape(-1)[pos]
 
   out = {k: v for k, v in stack.items() if k != "cont"}
   out.update(tok_ids=tok_ids.reshape(s, rows), tok_seg=tok_seg.reshape(s, rows),
