@@ -29,7 +29,9 @@ class Scorer:
   "cont" f32 [B,T,4], "globals" f32 [B,2], "weight" f32 [B]} (normalised).
   Outputs come back as float64 (per-event scores) unless `keep_dtype`.
   `pack(stack) -> stack` rewrites each dense stack before it goes to the
-  device (`data.packing.pack_stack` for padding-free scoring).
+  device (a `data.packing.Packer` for padding-free scoring); events it
+  cannot pack exactly (ValueError: padding slots that differ) are scored
+  dense, with the same numbers.
   """
 
   def __init__(self, score_step: Callable, state, batch_size: int = 256,
@@ -76,7 +78,10 @@ class Scorer:
                for name, v in stack.items()}
       stack["weight"][s:] = 0.0
     if self.pack is not None:
-      stack = self.pack(stack)
+      try:
+        stack = self.pack(stack)
+      except ValueError:
+        pass
     return stack, k
 
   def compile(self, ev) -> None:

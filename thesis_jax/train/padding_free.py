@@ -13,6 +13,7 @@ from typing import Callable, Optional, Tuple
 
 import jax
 
+from thesis_jax.data.layout import Events
 from thesis_jax.data.packing import Packer, padding_features
 from thesis_jax.models.packed import supports_packing
 
@@ -37,6 +38,8 @@ def choose(config, dataset, shards: int
   if jax.process_count() > 1:
     return None, "dense compute (padding-free compute runs in one process only)"
   for name, ev in dataset.splits.items():
+    if not isinstance(ev, Events):
+      return None, f"dense compute (the {name} split is not token events)"
     if padding_features(ev.ids, ev.cont) is None:
       return None, (f"dense compute (padding slots of the {name} split carry "
                     "different features)")
