@@ -32,6 +32,11 @@ import numpy as np
 MIN_CAPACITY = 8
 
 
+class NotPackable(ValueError):
+  """Padding slots of a stack carry different features: packing would not
+  be exact (callers compute that stack dense)."""
+
+
 def capacity_bucket(n: int) -> int:
   """Smallest c >= n of the form m * 2^e with 8 <= m < 16 (c >= 8).
 
@@ -76,8 +81,8 @@ def pack_stack(stack: Dict[str, np.ndarray], capacity: Optional[int] = None,
 
   capacity: real-token rows per shard (default: `capacity_bucket` of the
   fullest shard); shards: parts of each batch (devices), must divide B.
-  Raises ValueError if padding slots of a step carry different features or
-  a shard holds more real tokens than `capacity`.
+  Raises NotPackable if padding slots of a step carry different features,
+  ValueError if a shard holds more real tokens than `capacity`.
   """
   ids, cont = stack["ids"], stack["cont"]
   s, b, t = ids.shape
@@ -102,7 +107,7 @@ def pack_stack(stack: Dict[str, np.ndarray], capacity: Optional[int] = None,
   if not _all_equal(cont.reshape(s, b * t, f), pad_vals[:, None], ~real):
     same = (cont.reshape(s, b * t, f) == pad_vals[:, None]).all(-1) | real
     st, p = np.argwhere(~same)[0]
-    raise ValueError(
+    raise NotPackable(
         f"pack_stack: padding slot (event {p // t}, slot {p % t}) of step {st} "
         "has other features than the step's first padding slot; "
         "padding-free compute would not be exact")

@@ -30,7 +30,7 @@ class Scorer:
   Outputs come back as float64 (per-event scores) unless `keep_dtype`.
   `pack(stack) -> stack` rewrites each dense stack before it goes to the
   device (a `data.packing.Packer` for padding-free scoring); events it
-  cannot pack exactly (ValueError: padding slots that differ) are scored
+  cannot pack exactly (`NotPackable`: padding slots that differ) are scored
   dense, with the same numbers.
   """
 
@@ -80,7 +80,7 @@ class Scorer:
     if self.pack is not None:
       try:
         stack = self.pack(stack)
-      except ValueError:
+      except NotPackable:
         pass
     return stack, k
 
