@@ -134,3 +134,19 @@ def test_scorer_packed_equals_dense():
   assert dense["mse"].shape == (len(ev),)
   for k in dense:
     np.testing.assert_allclose(packed[k], dense[k], rtol=RTOL, atol=ATOL, err_msg=k)
+
+
+@pytest.mark.slow
+def test_packed_equals_dense_without_padding_slots():
+  """Steps whose events fill every slot (no padding: the representative row
+  stands for no slot) next to steps with padding."""
+  p = _config("vq", False, False)
+  ev, st = _data()
+  full = dict(st, ids=np.maximum(st["ids"], 1))
+  full["cont"] = np.where(st["ids"][..., None] > 0, st["cont"], 0.3).astype(np.float32)
+  full["ids"][:3] = st["ids"][:3]              # 3 steps with padding, 3 without
+  full["cont"][:3] = st["cont"][:3]
+  dense, packed = _run(p, ev, full)
+  _close(dense["state"], packed["state"], "state")
+  unused = np.asarray(dense["state"].model_state["vq_stats"]["bottleneck"]["unused"])
+  assert unused.max() > 0

@@ -17,7 +17,8 @@ class Identity(nn.Module):
   """z = z_e."""
 
   @nn.compact
-  def __call__(self, z_e, mask, *, train: bool = False, sample_index=None):
+  def __call__(self, z_e, mask, *, train: bool = False, sample_index=None,
+               present=None):
     return z_e, _no_vq_aux(z_e)
 
 
@@ -26,7 +27,8 @@ class Linear(nn.Module):
   dim: int
 
   @nn.compact
-  def __call__(self, z_e, mask, *, train: bool = False, sample_index=None):
+  def __call__(self, z_e, mask, *, train: bool = False, sample_index=None,
+               present=None):
     return nn.Dense(self.dim, name="proj")(z_e), _no_vq_aux(z_e)
 
 

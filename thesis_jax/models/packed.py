@@ -52,6 +52,11 @@ def packed_forward(ae: TokenAutoencoder, batch, *, train: bool = False):
   pad_w = jax.ops.segment_sum((stat & (ids <= 0)).sum(-1).astype(cont.dtype),
                               batch["pad_row"], num_segments=rows)
   w = real_w.astype(cont.dtype) + pad_w
+  # Rows standing for at least one slot (any event): real tokens, and the
+  # representatives of shards with padding -- not the unused rows.
+  n_pad_rows = jax.ops.segment_sum((ids <= 0).sum(-1), batch["pad_row"],
+                                   num_segments=rows)
+  present = (seg < b) | (n_pad_rows > 0)
 
   def sample_index(key, k):
     # The dense path's draw over the dense slots, mapped to their rows.
@@ -59,7 +64,8 @@ def packed_forward(ae: TokenAutoencoder, batch, *, train: bool = False):
     return batch["slot_row"].reshape(-1)[p]
 
   z_e = ae.encoder(cont, batch["tok_ids"], train=train)
-  z, aux = ae.bottleneck(z_e, w, train=train, sample_index=sample_index)
+  z, aux = ae.bottleneck(z_e, w, train=train, sample_index=sample_index,
+                        present=present)
   zr, zp = event_sums(z, batch)
   x_hat, g_hat = ae.decoder(z, None, train=train, pooled=(zr + zp) / t)
   return AEOutput(x_hat, g_hat, z_e, z, aux)
