@@ -27,28 +27,28 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from thesis_jax.config_tools import split_list  # noqa: E402
 
 
 def build(config, train_epochs: int, tmp: str):
   """-> (score_step, state, norm) for the config's model."""
   import jax
   import thesis_jax
-  import thesis_jax.train.loops  # noqa: F401  (registers loops)
   from thesis_jax.data import synthetic
   from thesis_jax.data.normalization import Normalizer
-  from thesis_jax.train.loop_api import LOOPS
+  from thesis_jax.train.loops import LOOPS
   from thesis_jax.train.restore import DatasetInfo, load_run
   if train_epochs > 0:
     config.phase1.trainer.epochs = train_epochs
     config.logging.output_root = tmp
     config.logging.progress = False
-    res = thesis_jax.train(config)
+    res = thesis_jax.train_model(config)
     run = load_run(res.run_dir)
     return run.loop.score_step, run.state, run.norm
   norm = Normalizer.fit(synthetic.make_events(20_000, int(config.data.n_tokens), 0),
                         bool(config.data.normalize_globals))
   info = DatasetInfo(synthetic.NUM_TYPES, int(config.data.n_tokens), norm)
-  loop = LOOPS.get(config.loop)(config, info)
+  loop = LOOPS[config.loop].build(config, info)
   return loop.score_step, loop.init_state(jax.random.PRNGKey(0), info), norm
 
 
@@ -87,7 +87,7 @@ def main():
     score_step, state, norm = build(c, args.train_epochs, tmp)
   ev = norm.apply(synthetic.make_events(args.events, int(c.data.n_tokens), 7))
   results = []
-  for b in [int(x) for x in args.batch_sizes.split(",")]:
+  for b in [int(x) for x in split_list(args.batch_sizes)]:
     scorer = Scorer(score_step, state, batch_size=b, steps=args.steps_per_dispatch,
                     threads=args.threads)
     scorer.compile(ev)

@@ -56,7 +56,8 @@ def main():
   from thesis_jax.data.packing import Packer
   from thesis_jax.data.pipeline import load_dataset, train_stack
   from thesis_jax.models import build_autoencoder
-  from thesis_jax.train import ae_steps, scan, sharding
+  from thesis_jax.train import scan, sharding
+  from thesis_jax.train.loops import ae
   from thesis_jax.train.batched import Scorer
   from thesis_jax.train.state import init_state, make_optimizer
 
@@ -82,7 +83,7 @@ def main():
 
   times = {"dense": [], "packed": []}
   if args.inference:
-    step = lambda s, b: ae_steps.event_errors(model, s.params, s.model_state, b)
+    step = lambda s, b: ae.score_step(model, s, b)
     te = ds.splits["test"]
     scorers = {"dense": Scorer(step, state0, args.batch_size),
                "packed": Scorer(step, state0, args.batch_size, pack=Packer(nd))}
@@ -102,7 +103,7 @@ def main():
   else:
     kw = dict(globals_beta=1.0, mask_padding=bool(p.loss.mask_padding))
     chunk = scan.make_train_chunk(
-        ae_steps.make_train_step(model, tx, **kw), mesh)
+        lambda s, b, r: ae.train_step(model, tx, s, b, r, **kw), mesh)
     k = int(p.trainer.steps_per_dispatch)
     n = (len(tr) // args.batch_size) * args.batch_size
     # Own buffers per path: the chunk donates its state argument.

@@ -1,4 +1,4 @@
-"""Training throughput of the default VQ model (issue: foundation benchmark).
+"""Training throughput of the default VQ model.
 
   python benchmarks/train_throughput.py                       # 100k events, batch 128
   python benchmarks/train_throughput.py --batch_size 4096 --epochs 2
@@ -98,7 +98,7 @@ def main():
   with tempfile.TemporaryDirectory() as tmp:
     c.logging.output_root = tmp
     t0 = time.perf_counter()
-    res = thesis_jax.train(c)
+    res = thesis_jax.train_model(c)
     wall = time.perf_counter() - t0
     with open(os.path.join(res.run_dir, "facts", "events.jsonl")) as f:
       events = [json.loads(l) for l in f]

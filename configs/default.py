@@ -7,7 +7,7 @@ On a real file:
       --config.data.path=tests/data/cms_hzz_tokens.h5 --config.phase1.trainer.epochs=20
 Smoke mode (fast): --config configs/default.py:smoke; a tiny model: :tiny
 
-Keys mirror the original thesis-ml (spec §2) so facts and reports line up.
+Keys mirror the original thesis-ml so facts and reports line up.
 """
 import ml_collections
 
@@ -46,7 +46,7 @@ def get_config(arg: str = ""):
       "name": "mlp", "dec_hidden": (128, 128), "dropout": 0.0,
       "activation": "gelu", "globals_head": True, "globals_hidden": (32,),
       "globals_beta": 1.0})
-  # --- graph / set-transformer keys (issue 5; models/gnn.py, set_transformer.py)
+  # --- graph / set-transformer keys (models/gnn.py, set_transformer.py)
   for sub in (p.encoder, p.decoder):
     sub.gnn_layers = 2        # message-passing / attention blocks
     sub.gnn_hidden = 64       # node width

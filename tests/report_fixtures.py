@@ -32,7 +32,7 @@ def build_sweep(root):
     cfg.data.synthetic.update(n_train=256, n_val=128, n_test=128)
     cfg.phase1.latent_space.kmeans_init = False   # less to compile
     cfg.logging.save_artifacts = False            # reports read facts only
-    res = thesis_jax.train(cfg, [f"{k}={v}" for k, v in ov.items()])
+    res = thesis_jax.train_model(cfg, [f"{k}={v}" for k, v in ov.items()])
     runs.append((run_dir, res, (ls, beta, seed)))
   _CACHE["sweep"] = {"root": str(root), "sweep_dir": sweep_dir, "runs": runs}
   return _CACHE["sweep"]

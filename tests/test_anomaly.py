@@ -67,7 +67,7 @@ def trained(tmp_path_factory):
   from thesis_jax.train.restore import load_run
   root = tmp_path_factory.mktemp("anomaly")
   cfg = tiny_config(root, **{"data.path": CMS_H5, "phase1.trainer.epochs": 4})
-  res = thesis_jax.train(cfg)
+  res = thesis_jax.train_model(cfg)
   return res.run_dir, load_run(res.run_dir), root
 
 

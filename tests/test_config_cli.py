@@ -64,12 +64,14 @@ def test_bad_values_caught_before_any_folder(tmp_path):
 ])
 def test_python_configs_checked_like_the_command_line(key, value, msg):
   from thesis_jax.config_tools import set_dotted
+  from thesis_jax.monitoring import check_figures
   from thesis_jax.train.config_check import validate_config
   c = config_files.load("default")[0]
   c.logging.make_plots = True
   set_dotted(c, key, value)
   with pytest.raises(ConfigError, match=msg):
-    validate_config(c)
+    validate_config(c)          # model keys
+    check_figures(c.logging)    # figure keys (thesis_jax.train_model checks them)
 
 
 def test_configs_found_by_name_and_path():

@@ -17,7 +17,7 @@ from conftest import CMS_H5, tiny_config
 from thesis_jax.train.restore import load_run
 cfg = tiny_config(sys.argv[1], **{"data.path": CMS_H5, "phase1.trainer.epochs": 2,
                                   "phase1.trainer.batch_size": 64})
-res = thesis_jax.train(cfg)
+res = thesis_jax.train_model(cfg)
 run = load_run(res.run_dir, which="last")
 vq = run.state.model_state["vq_stats"]["bottleneck"]
 print("RESULT" + json.dumps({

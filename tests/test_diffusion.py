@@ -122,7 +122,7 @@ def test_diffusion_ae_trains_and_beats_mean_event_baseline(tmp_path):
   cfg.phase1.diffusion = get_config().phase1.diffusion
   cfg.phase1.diffusion.update(hidden=32, depth=2, time_embed_dim=16,
                               sample_steps=8)
-  res = thesis_jax.train(cfg)
+  res = thesis_jax.train_model(cfg)
   h = res.histories
   assert h["train_loss"][-1] < h["train_loss"][0]
   assert h["val_loss"][-1] < h["val_loss"][0]
@@ -164,7 +164,7 @@ def test_diffusion_ae_trains_and_beats_mean_event_baseline(tmp_path):
 
 
 def test_token_noise_is_per_token_and_standard_normal():
-  from thesis_jax.train.diffusion_loop import token_noise
+  from thesis_jax.train.loops.diffusion_ae import token_noise
   r = np.random.default_rng(0)
   ids = jnp.asarray(r.integers(1, 5, (64, 6)))
   cont = jnp.asarray(r.normal(size=(64, 6, 4)), jnp.float32)
@@ -183,7 +183,7 @@ def test_token_noise_is_per_token_and_standard_normal():
 def test_diffusion_plot_family_reads_every_epoch(tmp_path):
   import json
   from thesis_jax.monitoring.families import diffusion as fam
-  from thesis_jax.monitoring.registry import FAMILIES, PlotContext
+  from thesis_jax.monitoring import FAMILIES, PlotContext
   (tmp_path / "facts").mkdir()
   lv = lambda e: {"t_frac": [0.25, 0.75], "loss": [0.5 / (e + 1), 1.0 / (e + 1)]}
   with open(tmp_path / "facts" / "events.jsonl", "w") as f:
@@ -194,9 +194,9 @@ def test_diffusion_plot_family_reads_every_epoch(tmp_path):
   ctx = PlotContext(str(tmp_path), "on_train_end", {"epoch": 1, "histories": h})
   assert [(e, list(l)) for e, _, l in fam._levels(ctx)] == [(0, [0.5, 1.0]),
                                                              (1, [0.25, 0.5])]
-  figs = FAMILIES.get("diffusion")(ctx)
+  figs = FAMILIES["diffusion"](ctx)
   assert [s for s, _ in figs] == [""]          # no live model: no events figure
   ax = figs[0][1].axes[0]
   assert len(ax.lines) == 2
   empty = PlotContext(str(tmp_path / "none"), "on_epoch_end", {"epoch": 0})
-  assert FAMILIES.get("diffusion")(empty) == []
+  assert FAMILIES["diffusion"](empty) == []

@@ -14,7 +14,7 @@ from thesis_jax.errors import ConfigError
 from thesis_jax.models.adversarial import (ADV_LOSSES, r1_per_event, r1_penalty,
                                            weighted_mean)
 from thesis_jax.models.discriminator import SetDiscriminator
-from thesis_jax.train.gan_steps import default_gan_config
+from configs.gan_ae import gan_block
 
 R = jnp.array([1.0, -0.5])
 F = jnp.array([0.2, -2.0])
@@ -28,7 +28,7 @@ sp = lambda x: math.log1p(math.exp(x))   # softplus
      [0.5 * 0.64, 0.5 * 9.0]),
 ])
 def test_losses_match_hand_values(name, d_want, g_want):
-  loss = ADV_LOSSES.get(name)
+  loss = ADV_LOSSES[name]
   np.testing.assert_allclose(np.asarray(loss.d_loss(R, F)), d_want, rtol=1e-6)
   np.testing.assert_allclose(np.asarray(loss.g_loss(F)), g_want, rtol=1e-6)
   w = jnp.array([1.0, 0.0])                     # batch padding row ignored
@@ -81,25 +81,26 @@ def test_discriminator_is_permutation_invariant_and_ignores_padding():
 
 def test_bad_gan_config_names_the_key(tmp_path):
   from configs.gan_ae import get_config
-  from thesis_jax.train.gan_loop import gan_config
+  from thesis_jax.train.config_check import validate_config
   c = get_config("smoke")
   c.gan.loss = "wasserstein"
   with pytest.raises(ConfigError, match="gan.loss.*hinge"):
-    gan_config(c)
+    validate_config(c)
   c.gan.loss, c.gan.r1_gamma = "hinge", -1.0
   with pytest.raises(ConfigError, match="gan.r1_gamma"):
-    gan_config(c)
+    validate_config(c)
+  del c["gan"]
+  with pytest.raises(ConfigError, match="`gan` config block"):
+    validate_config(c)
 
 
 def test_gan_ae_trains_on_cms_events(tmp_path):
-  # `thesis_jax.train` (the function) is shadowed by the subpackage once any
-  # thesis_jax.train.* module is imported: call the driver directly.
   from thesis_jax.data.pipeline import load_dataset
   from thesis_jax.train.driver import train
   from thesis_jax.train.restore import load_run
   cfg = tiny_config(tmp_path, **{
       "data.path": CMS_H5, "loop": "gan_ae", "phase1.trainer.epochs": 3})
-  cfg.gan = default_gan_config()
+  cfg.gan = gan_block()
   cfg.gan.update(codebook_fakes=True, d_hidden=16, warmup_steps=10)
   res = train(cfg)
   h = res.histories

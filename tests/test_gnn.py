@@ -9,7 +9,8 @@ from configs.default import get_config
 from thesis_jax.data.layout import Events
 from thesis_jax.data.normalization import Normalizer
 from thesis_jax.errors import ConfigError
-from thesis_jax.models import DECODERS, ENCODERS, build_autoencoder
+from thesis_jax.models import build_autoencoder
+from thesis_jax.models.components import DECODERS, ENCODERS
 from thesis_jax.models.gnn import pair_features, wrap_phi
 
 B, T, D, NT = 3, 7, 6, 5
@@ -81,8 +82,8 @@ def _modules(name):
   p = _cfg(name)
   ev = _physical_events(np.random.default_rng(1))
   norm = Normalizer.fit(ev)
-  enc = ENCODERS.get(name)(p.encoder, num_types=NT, latent_dim=D, norm=norm)
-  dec = DECODERS.get(name)(p.decoder, latent_dim=D, cont_dim=4, num_globals=2,
+  enc = ENCODERS[name](p.encoder, num_types=NT, latent_dim=D, norm=norm)
+  dec = DECODERS[name](p.decoder, latent_dim=D, cont_dim=4, num_globals=2,
                            norm=norm)
   x = norm.apply(ev)
   cont, ids = jnp.asarray(x.cont), jnp.asarray(x.ids)

@@ -67,11 +67,10 @@ def test_moments_switch_and_non_vq(tmp_path):
   assert not os.path.exists(os.path.join(run, "train_figures", "x"))
 
 
-def test_plotting_never_raises(tmp_path, caplog):
-  if "test_boom" not in FAMILIES:
-    @FAMILIES.register("test_boom")
-    def boom(ctx):
-      raise RuntimeError("kaboom")
+def test_plotting_never_raises(tmp_path, caplog, monkeypatch):
+  def boom(ctx):
+    raise RuntimeError("kaboom")
+  monkeypatch.setitem(FAMILIES, "test_boom", boom)
   run = str(tmp_path / "run_z")
   cfg = _cfg(families=("test_boom", "nope", "losses", "latency"))
   bad = dict(_payload(run), histories={"train_loss": "oops", "epoch_time_s": [None]})
@@ -97,7 +96,7 @@ def test_driver_writes_train_figures(tmp_path):
                                  "phase1.latent_space.kmeans_init": False,
                                  "logging.save_artifacts": False})
   cfg.data.synthetic.update(n_train=256, n_val=128, n_test=128)
-  res = thesis_jax.train(cfg)
+  res = thesis_jax.train_model(cfg)
   got = sorted(os.listdir(os.path.join(res.run_dir, "train_figures")))
   assert got == sorted(f"{fam}-{m}-e001.png" for fam in ("losses", "recon", "codebook")
                        for m in ("on_epoch_end", "on_train_end"))

@@ -31,12 +31,12 @@ def _worker(out, nproc, pid, port):
   else:   # the global batch must divide over all devices: a clear error
     c.phase1.trainer.batch_size = 66
     try:
-      thesis_jax.train(c)
+      thesis_jax.train_model(c)
     except ConfigError as e:
       print("BATCH_ERROR", e, flush=True)
     c.phase1.trainer.batch_size = 64
   import jax
-  r = thesis_jax.train(c)
+  r = thesis_jax.train_model(c)
   print("RESULT", json.dumps({"pid": jax.process_index(),
                               "procs": jax.process_count(),
                               "devices": jax.device_count(),

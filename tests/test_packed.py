@@ -15,7 +15,7 @@ from thesis_jax.data.pipeline import eval_stack, train_stack
 from thesis_jax.data.synthetic import make_events
 from thesis_jax.models import build_autoencoder
 from thesis_jax.models.packed import supports_packing
-from thesis_jax.train import ae_steps
+from thesis_jax.train.loops import ae
 from thesis_jax.train.state import init_state, make_optimizer
 
 T, B, STEPS = 10, 24, 6
@@ -47,9 +47,10 @@ def _run(p, ev, st, shards=1):
   v = model.init(jax.random.PRNGKey(0), st["cont"][0], st["ids"][0])
   state0 = init_state(v["params"], {k: x for k, x in v.items() if k != "params"}, tx)
   kw = dict(globals_beta=1.0, mask_padding=bool(p.loss.mask_padding))
-  step = jax.jit(ae_steps.make_train_step(model, tx, **kw))
-  ev_step = jax.jit(ae_steps.make_eval_step(model, **kw))
-  score = jax.jit(lambda s, b: ae_steps.event_errors(model, s.params, s.model_state, b))
+  step = jax.jit(lambda s, b, r: ae.train_step(model, tx, s, b, r, **kw))
+  ev_step = jax.jit(lambda s, b: ae.eval_step(model, s, b,
+                                              mask_padding=kw["mask_padding"]))
+  score = jax.jit(lambda s, b: ae.score_step(model, s, b))
   pk = pack_stack(st, shards=shards)
   es = eval_stack(ev, 64)
   epk = pack_stack(es, shards=shards)
@@ -62,7 +63,7 @@ def _run(p, ev, st, shards=1):
       mets.append(jax.device_get(m))
     one = lambda s: {k: v[0] for k, v in estack.items()}
     res[name] = dict(state=jax.device_get(state), metrics=mets,
-                     eval=jax.device_get(ev_step(state.params, state.model_state, one(0))),
+                     eval=jax.device_get(ev_step(state, one(0))),
                      scores=jax.device_get(score(state, one(0))))
   return res["dense"], res["packed"]
 

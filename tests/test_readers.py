@@ -76,7 +76,7 @@ def test_run_dirs_as_comma_string_and_exp_runs_layout(sweep, tmp_path):
   a, b = sweep["runs"][0][0], sweep["runs"][3][0]
   runs = load_runs(run_dirs=f"{a},{b}")
   assert runs.summary["tokenizer"].tolist() == ["none", "vq"]
-  # the same jobs under exp_*/runs/ (issue 4's layout), given twice: deduplicated
+  # the same jobs under exp_*/runs/ (the sweep layout), given twice: deduplicated
   exp = tmp_path / "multiruns" / "exp_20260101-000000_x"
   for i, (rd, _, _) in enumerate(sweep["runs"][:2]):
     shutil.copytree(rd, exp / "runs" / f"run_20260101-000000_x_job{i}")
@@ -120,7 +120,7 @@ epoch,split,train_loss,val_loss,epoch_time_s,throughput,max_memory_mib,metric_pe
 
 
 def _write_literal_original(run_dir):
-  """A run folder of the original written by hand from the spec."""
+  """A run folder of the original written by hand from its documented layout."""
   os.makedirs(os.path.join(run_dir, ".hydra"))
   os.makedirs(os.path.join(run_dir, "facts"))
   with open(os.path.join(run_dir, ".hydra", "config.yaml"), "w") as f:

@@ -7,7 +7,7 @@ import pytest
 from configs.default import get_config
 from thesis_jax.errors import ConfigError
 from thesis_jax.models.torch_init import apply_init, torch_style_init
-from thesis_jax.train.ae_loop import AELoop
+from thesis_jax.train.loops import ae
 from thesis_jax.train.restore import DatasetInfo
 
 
@@ -16,7 +16,7 @@ def _state(init, latent="vq", ema=True):
   c.phase1.init = init
   c.phase1.latent_space.update(name=latent, ema=ema)
   info = DatasetInfo(num_types=6, n_tokens=18, norm=None)
-  return AELoop(c, info).init_state(jax.random.PRNGKey(3), info)
+  return ae.build(c, info).init_state(jax.random.PRNGKey(3), info)
 
 
 def _dense_layers(tree, path=""):

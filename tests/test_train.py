@@ -32,7 +32,7 @@ def cms(tmp, **kw):
 @pytest.fixture(scope="module")
 def cms_run(tmp_path_factory):
   tmp = tmp_path_factory.mktemp("cms")
-  res = thesis_jax.train(cms(tmp), overrides=["phase1.trainer.epochs=4"])
+  res = thesis_jax.train_model(cms(tmp), overrides=["phase1.trainer.epochs=4"])
   return res
 
 
@@ -100,7 +100,7 @@ def test_loss_goes_down_on_cms(cms_run):
 
 
 def test_same_seed_same_numbers(cms_run, tmp_path):
-  again = thesis_jax.train(cms(tmp_path))
+  again = thesis_jax.train_model(cms(tmp_path))
   for k in ("train_loss", "val_loss", "rec_tokens", "rec_globals", "perplex"):
     assert again.histories[k] == cms_run.histories[k], k
   assert again.test_loss == cms_run.test_loss
@@ -118,13 +118,13 @@ def test_resume_matches_uninterrupted(cms_run, tmp_path, monkeypatch):
 
   monkeypatch.setattr(progress.Progress, "epoch", interrupt)
   with pytest.raises(KeyboardInterrupt):
-    thesis_jax.train(cms(tmp_path))
+    thesis_jax.train_model(cms(tmp_path))
   monkeypatch.setattr(progress.Progress, "epoch", orig)
   run_dir = os.path.join(tmp_path, "runs", os.listdir(os.path.join(tmp_path, "runs"))[0])
   # simulate a torn, half-written last line from a hard kill
   with open(os.path.join(run_dir, "facts", "events.jsonl"), "a") as f:
     f.write('{"schema_version": 1, "moment": "on_epo')
-  res = thesis_jax.train(cms(tmp_path, **{"phase1.trainer.resume": True}))
+  res = thesis_jax.train_model(cms(tmp_path, **{"phase1.trainer.resume": True}))
   assert res.run_dir == run_dir
   for k in ("train_loss", "val_loss", "rec_tokens", "perplex", "codebook"):
     assert res.histories[k] == cms_run.histories[k], k
@@ -135,20 +135,20 @@ def test_resume_matches_uninterrupted(cms_run, tmp_path, monkeypatch):
 
 
 def test_nan_loss_stops_and_keeps_checkpoint(tmp_path, monkeypatch):
-  from thesis_jax.train.ae_loop import AELoop
-  orig = AELoop.record
+  from thesis_jax.train.loops import ae
+  orig = ae.record
   calls = []
 
-  def poisoned(self, train_metrics, val_sums):
-    rec = orig(self, train_metrics, val_sums)
+  def poisoned(train_metrics, val_sums, **kw):
+    rec = orig(train_metrics, val_sums, **kw)
     calls.append(1)
     if len(calls) == 2:
       rec.train_loss = float("nan")
     return rec
 
-  monkeypatch.setattr(AELoop, "record", poisoned)
+  monkeypatch.setattr(ae, "record", poisoned)
   with pytest.raises(NonFiniteLossError, match="non-finite loss at epoch 2.*last good checkpoint: epoch 1"):
-    thesis_jax.train(cms(tmp_path))
+    thesis_jax.train_model(cms(tmp_path))
   run_dir = os.path.join(tmp_path, "runs", os.listdir(os.path.join(tmp_path, "runs"))[0])
   events = read_events(run_dir)
   assert [e["moment"] for e in events] == ["on_start", "on_epoch_end"]
@@ -160,12 +160,12 @@ def test_real_nan_from_divergence(tmp_path):
   cfg = cms(tmp_path, **{"phase1.trainer.lr": 1e30, "phase1.trainer.grad_clip": 0.0,
                          "phase1.trainer.epochs": 3})
   with pytest.raises(NonFiniteLossError):
-    thesis_jax.train(cfg)
+    thesis_jax.train_model(cfg)
 
 
 @pytest.mark.parametrize("latent", ["none", "linear"])
 def test_other_bottlenecks_train(tmp_path, latent):
-  res = thesis_jax.train(cms(tmp_path, **{"phase1.latent_space.name": latent,
+  res = thesis_jax.train_model(cms(tmp_path, **{"phase1.latent_space.name": latent,
                                           "phase1.trainer.epochs": 2,
                                           "phase1.loss.mask_padding": True}))
   assert res.histories["perplex"] == [None, None]

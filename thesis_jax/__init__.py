@@ -3,29 +3,27 @@
     import thesis_jax
     config = thesis_jax.get_config("default")    # or "default:tiny", a file
     config.phase1.trainer.epochs = 5
-    result = thesis_jax.train(config)
+    result = thesis_jax.train_model(config)
     result.run_dir, result.best_val_loss, result.best_epoch, result.test_loss
 
-`thesis_jax.train` is this function; the training *package* is imported as
-`from thesis_jax.train import driver` (or `thesis_jax.training`).
+`thesis_jax.train` is the training package (driver, loops, steps).
 """
-import sys as _sys
-
-# Load the subpackage first, then shadow the attribute with the function, so
-# `thesis_jax.train(config)` keeps working after any `thesis_jax.train.*` import.
-from thesis_jax import train as _train_pkg  # noqa: E402
-
 __version__ = "0.1.0"
-training = _train_pkg
 
 
-def train(config, overrides=()):
-  """Trains `config` (see configs/default.py); returns a TrainResult
-  (run_dir, best_val_loss, best_epoch, test_loss, final, test, histories)."""
+def train_model(config, overrides=()):
+  """Trains `config` (see configs/default.py) with the training figures of
+  `logging.make_plots`; returns a TrainResult (run_dir, best_val_loss,
+  best_epoch, test_loss, final, test, histories).
+
+  `overrides`: the command-line assignments, saved with the run's config.
+  """
+  # Imported here so `import thesis_jax` stays light (no JAX start-up).
   from thesis_jax.train.host_devices import setup_devices
   setup_devices(int(config.phase1.trainer.batch_size))   # same as the CLI
-  from thesis_jax.train.driver import train as _train
-  return _train(config, overrides)
+  from thesis_jax.monitoring import figure_hook
+  from thesis_jax.train.driver import train
+  return train(config, overrides, on_event=figure_hook(config.logging))
 
 
 def get_config(name: str = "default", kind: str = "train"):
@@ -33,7 +31,3 @@ def get_config(name: str = "default", kind: str = "train"):
   kind: train | sweep | report (see thesis_jax/config_files.py)."""
   from thesis_jax.config_files import load
   return load(name, kind)[0]
-
-
-train_model = train
-del _sys

@@ -30,3 +30,10 @@ PREEMPTED_EXIT = 75
 class Preempted(ThesisJaxError):
   """Stopped by SIGTERM/SIGINT; the message says how to resume."""
   exit_code = PREEMPTED_EXIT
+def lookup(table, name, what: str, key: str):
+  """table[name]; an unknown name raises ConfigError listing the valid ones:
+  "unknown encoder 'x' (config key phase1.encoder.name); valid names: ..."."""
+  if name not in table:
+    raise ConfigError(f"unknown {what} '{name}' (config key {key}); valid "
+                      f"names: {', '.join(sorted(table)) or '(none)'}")
+  return table[name]

@@ -16,7 +16,7 @@ def _main(args, config, overrides, config_file) -> None:
     raise UsageError("give --config (a config name such as default, or a "
                      "file); see --help")
   import thesis_jax
-  result = thesis_jax.train(config, overrides)
+  result = thesis_jax.train_model(config, overrides)
   print(f"run folder: {result.run_dir}")
 
 

@@ -1,4 +1,4 @@
-"""Reader for HDF5 token files in the original layout (spec §1)."""
+"""Reader for HDF5 token files in the original layout (`layout.py`)."""
 from __future__ import annotations
 
 import os

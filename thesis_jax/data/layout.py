@@ -1,4 +1,4 @@
-"""The original's row layout: `[N, T + 2 + 4*T]` float rows (spec §1).
+"""The original's row layout: `[N, T + 2 + 4*T]` float rows.
 
 Columns: `0..T-1` type ids (0 = padding), `T, T+1` globals (MET [GeV], MET phi
 [rad]), then per token `(E [GeV], pT [GeV], eta, phi [rad])`, token-major.

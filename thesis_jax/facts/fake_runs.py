@@ -14,7 +14,7 @@ from typing import Any, Dict, Mapping, Optional, Sequence
 import numpy as np
 import yaml
 
-from thesis_jax.facts.schema import build_event, make_meta
+from thesis_jax.facts.schema import EpochFacts, build_event, make_meta
 from thesis_jax.facts.writers import FactsWriter
 
 _TARGETS = {
@@ -28,7 +28,7 @@ def original_config(latent_space: str = "vq", globals_beta: float = 1.0,
                     seed: int = 42, epochs: int = 10, latent_dim: int = 32,
                     codebook_size: int = 512,
                     data_path: str = "/data/4tops_splitted.h5") -> Dict[str, Any]:
-  """A Hydra-style resolved config of the original thesis-ml (spec §2)."""
+  """A Hydra-style resolved config of the original thesis-ml."""
   ls: Dict[str, Any] = {"_target_": _TARGETS[latent_space]}
   if latent_space == "vq":
     ls.update(codebook_size=codebook_size, beta=0.25, ema=True, ema_decay=0.99)
@@ -83,8 +83,8 @@ def write_fake_run(run_dir: str, *, val_loss: Sequence[float],
     yaml.safe_dump(cfg, f, sort_keys=False)
   with open(ov_path, "w") as f:
     yaml.safe_dump(list(overrides), f)
-  facts = FactsWriter(run_dir, ("perplex",))
   meta = make_meta(seed)
+  facts = FactsWriter(run_dir, ("perplex",), meta=meta)
   facts.event(build_event("on_start", run_dir, meta=meta, step=0))
   hist: Dict[str, list] = {}
   rng = np.random.default_rng(seed)
@@ -97,20 +97,14 @@ def write_fake_run(run_dir: str, *, val_loss: Sequence[float],
     for k, v in vals.items():
       hist.setdefault(k, []).append(v)
     perp = extra_h.get("perplex", [None] * n)[e]
-    for split in ("train", "val"):
-      facts.scalars(epoch=e, split=split,
-                    train_loss=train_loss[e] if split == "train" else None,
-                    val_loss=val_loss[e] if split == "val" else None,
-                    epoch_time_s=epoch_time_s, throughput=throughput,
-                    metrics={"perplex": perp})
     extra = {}
     if code_counts:
       extra["code_counts"] = rng.integers(0, 100, code_counts).tolist()
-    facts.event(build_event(
-        "on_epoch_end", run_dir, meta=meta, epoch=e, step=(e + 1) * 100,
-        split="val", train_loss=train_loss[e], val_loss=val_loss[e],
-        metrics={"perplex": perp}, epoch_time_s=epoch_time_s,
-        total_time_s=total, throughput=throughput, histories=hist, extra=extra))
+    facts.epoch_end(EpochFacts(
+        epoch=e, step=(e + 1) * 100, train_loss=train_loss[e],
+        val_loss=val_loss[e], metrics={"perplex": perp},
+        epoch_time_s=epoch_time_s, total_time_s=total, throughput=throughput),
+        hist, extra)
   if complete:
     best = int(np.argmin(val_loss))
     facts.event(build_event(

@@ -1,6 +1,7 @@
-"""Facts schema version 1 (spec §4): event payloads and the scalars header."""
+"""Facts schema version 1 (the original's): event payloads and the scalars header."""
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import json
 import math
@@ -102,6 +103,22 @@ def build_event(moment: str, run_dir: str, *, meta: Mapping[str, Any],
       raise ValueError(f"extra facts field '{k}' shadows a schema field")
     ev[k] = v
   return ev
+
+
+@dataclasses.dataclass
+class EpochFacts:
+  """One epoch's numbers as facts record them: the two scalars.csv rows
+  (train, val) and the top-level fields of the on_epoch_end event.
+  Times in seconds, throughput in events/s, memory in MiB."""
+  epoch: int
+  step: int
+  train_loss: float
+  val_loss: float
+  metrics: Mapping[str, Any]
+  epoch_time_s: float
+  total_time_s: float
+  throughput: float
+  max_memory_mib: Optional[float] = None
 
 
 def iter_events(run_dir: str):

@@ -22,12 +22,17 @@ import os
 from typing import Any, Dict, Mapping, Optional, Sequence
 
 from thesis_jax.errors import OutputError
-from thesis_jax.facts.schema import format_cell, iter_events, scalars_header
+from thesis_jax.facts.schema import (EpochFacts, build_event, format_cell,
+                                     iter_events, scalars_header)
 
 
 class FactsWriter:
-  def __init__(self, run_dir: str, metric_keys: Sequence[str], enabled: bool = True):
+  """meta: the run's `meta` block (schema.make_meta) for the events it builds."""
+
+  def __init__(self, run_dir: str, metric_keys: Sequence[str],
+               enabled: bool = True, meta: Optional[Dict[str, Any]] = None):
     self.run_dir = run_dir
+    self.meta = meta if meta is not None else {}
     self.dir = os.path.join(run_dir, "facts")
     self.events_path = os.path.join(self.dir, "events.jsonl")
     self.scalars_path = os.path.join(self.dir, "scalars.csv")
@@ -118,6 +123,22 @@ class FactsWriter:
         repair_torn_line(path)
       except OSError as e:
         raise self._error(e) from None
+
+  def epoch_end(self, n: EpochFacts, histories: Mapping[str, Sequence],
+                extra: Optional[Mapping[str, Any]] = None) -> Dict[str, Any]:
+    """Writes the epoch's train and val scalars rows and its on_epoch_end
+    event; returns the event."""
+    timing = dict(epoch_time_s=n.epoch_time_s, throughput=n.throughput,
+                  max_memory_mib=n.max_memory_mib)
+    ev = build_event("on_epoch_end", self.run_dir, meta=self.meta, split="val",
+                     histories=histories, extra=extra, **vars(n))
+    with self.transaction():   # both files get the epoch, or neither
+      self.scalars(epoch=n.epoch, split="train", train_loss=n.train_loss,
+                   metrics=n.metrics, **timing)
+      self.scalars(epoch=n.epoch, split="val", val_loss=n.val_loss,
+                   metrics=n.metrics, **timing)
+      self.event(ev)
+    return ev
 
   def truncate_after(self, epoch: int) -> None:
     """Keeps on_start and epochs <= `epoch`; drops everything later."""

@@ -151,9 +151,10 @@ def import_run(run_dir: str, base_config, *, which: str = "both",
   """
   from thesis_jax.train import rundir
   from thesis_jax.train.checkpoint import Checkpoints
-  from thesis_jax.train.loop_api import LOOPS
+  from thesis_jax.train.history import RunHistory
+  from thesis_jax.train.loops import LOOPS
   from thesis_jax.train.restore import DatasetInfo
-  import thesis_jax.train.loops  # noqa: F401  (fills LOOPS)
+  from thesis_jax.train.state import make_optimizer
 
   rc = read_run_config(run_dir)
   if rc is None or rc.kind != "original":
@@ -183,7 +184,7 @@ def import_run(run_dir: str, base_config, *, which: str = "both",
       raise OutputError(f"{ck_dir}: exists (already imported? remove it to redo)")
     rundir.ensure_writable_dir(run_dir, "--run_dir (use --out for a copy)")
   info = DatasetInfo(int(num_types), int(config.data.n_tokens), norm)
-  loop = LOOPS.get(config.loop)(config, info)
+  loop = LOOPS[config.loop].build(config, info)
   # Shapes only: tracing the init is enough, no compilation.
   template = jax.eval_shape(lambda r: loop.init_state(r, info), jax.random.PRNGKey(0))
   histories = {}
@@ -192,10 +193,12 @@ def import_run(run_dir: str, base_config, *, which: str = "both",
       histories = ev["histories"]
   run_id = next((ev.get("meta", {}).get("run_id") for ev in iter_events(run_dir)
                  if ev.get("moment") == "on_start"), None)
+  book = RunHistory(run_id, histories, vals[best_epoch], best_epoch, 0.0)
   # Convert and check everything before writing anything.
   order = sorted({epochs[w]: w for w in wanted}.items())   # best == last: once
   states = [(e, w, _install(template, *convert_state_dict(
-      sds[w], config.phase1.latent_space.name), loop.tx)) for e, w in order]
+      sds[w], config.phase1.latent_space.name), make_optimizer(config.phase1.trainer)))
+      for e, w in order]
   if out_dir:
     shutil.copytree(run_dir, out_dir, symlinks=True,
                     ignore=shutil.ignore_patterns("checkpoints", "cfg.yaml"))
@@ -203,12 +206,9 @@ def import_run(run_dir: str, base_config, *, which: str = "both",
   ckpt = Checkpoints(ck_dir)
   try:
     for e, w, state in states:
-      ckpt.save(e, state, {
-          "epoch": e, "histories": histories, "best_val_loss": vals[best_epoch],
-          "best_epoch": best_epoch, "total_time_s": 0.0, "run_id": run_id,
-          "normalization": norm.to_dict(), "num_types": int(num_types),
-          "n_tokens": int(config.data.n_tokens), "loop": config.loop,
-          "imported_from": os.path.join(run_dir, CHECKPOINT_FILES[w])}, vals[e])
+      meta = book.checkpoint_meta(e, info, config.loop)
+      meta["imported_from"] = os.path.join(run_dir, CHECKPOINT_FILES[w])
+      ckpt.save(e, state, meta, vals[e])
   finally:
     ckpt.close()
   rundir.write_config(run_dir, config, [])

@@ -15,12 +15,11 @@ event, s: the logistic sigmoid.
 """
 from __future__ import annotations
 
-from typing import Callable, NamedTuple
+from typing import Callable, Dict, NamedTuple
 
 import jax
 import jax.numpy as jnp
 
-from thesis_jax.registry import Registry
 
 
 class AdversarialLoss(NamedTuple):
@@ -28,16 +27,17 @@ class AdversarialLoss(NamedTuple):
   g_loss: Callable   # (fake [B]) -> [B]
 
 
-ADV_LOSSES: Registry[AdversarialLoss] = Registry("adversarial loss", "gan.loss")
-ADV_LOSSES.register("non_saturating")(AdversarialLoss(
-    lambda r, f: jax.nn.softplus(-r) + jax.nn.softplus(f),
-    lambda f: jax.nn.softplus(-f)))
-ADV_LOSSES.register("hinge")(AdversarialLoss(
-    lambda r, f: jax.nn.relu(1.0 - r) + jax.nn.relu(1.0 + f),
-    lambda f: -f))
-ADV_LOSSES.register("least_squares")(AdversarialLoss(
-    lambda r, f: 0.5 * ((r - 1.0) ** 2 + f ** 2),
-    lambda f: 0.5 * (f - 1.0) ** 2))
+ADV_LOSSES: Dict[str, AdversarialLoss] = {
+    "non_saturating": AdversarialLoss(
+        lambda r, f: jax.nn.softplus(-r) + jax.nn.softplus(f),
+        lambda f: jax.nn.softplus(-f)),
+    "hinge": AdversarialLoss(
+        lambda r, f: jax.nn.relu(1.0 - r) + jax.nn.relu(1.0 + f),
+        lambda f: -f),
+    "least_squares": AdversarialLoss(
+        lambda r, f: 0.5 * ((r - 1.0) ** 2 + f ** 2),
+        lambda f: 0.5 * (f - 1.0) ** 2),
+}
 
 
 def weighted_mean(x, weight):

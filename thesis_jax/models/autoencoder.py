@@ -6,9 +6,7 @@ from typing import Any, NamedTuple
 import flax.linen as nn
 import jax.numpy as jnp
 
-# Importing the component modules registers their builders.
-from thesis_jax.models import bottlenecks as _b, decoders as _d, encoders as _e, vq as _v  # noqa: F401
-from thesis_jax.models.registry import BOTTLENECKS, DECODERS, ENCODERS
+from thesis_jax.models.components import build_bottleneck, build_decoder, build_encoder
 
 
 class AEOutput(NamedTuple):
@@ -51,14 +49,9 @@ class TokenAutoencoder(nn.Module):
 def build_autoencoder(phase1, *, num_types: int, norm=None, cont_dim: int = 4,
                       num_globals: int = 2) -> TokenAutoencoder:
   """Builds the model named by `phase1.{encoder,latent_space,decoder}.name`."""
-  d = int(phase1.latent_space.latent_dim)
-  enc = ENCODERS.get(phase1.encoder.name)(
-      phase1.encoder, num_types=num_types, latent_dim=d, norm=norm)
-  bott = BOTTLENECKS.get(phase1.latent_space.name)(
-      phase1.latent_space, latent_dim=d)
-  dec = DECODERS.get(phase1.decoder.name)(
-      phase1.decoder, latent_dim=d, cont_dim=cont_dim, num_globals=num_globals,
-      norm=norm)
-  return TokenAutoencoder(enc, bott, dec,
+  enc = build_encoder(phase1, num_types=num_types, norm=norm)
+  dec = build_decoder(phase1, cont_dim=cont_dim, num_globals=num_globals,
+                      norm=norm)
+  return TokenAutoencoder(enc, build_bottleneck(phase1), dec,
                           count_padding=bool(phase1.latent_space.get(
                               "count_padding", False)))

@@ -4,7 +4,6 @@ from __future__ import annotations
 import flax.linen as nn
 import jax.numpy as jnp
 
-from thesis_jax.models.registry import BOTTLENECKS
 
 
 def _no_vq_aux(z):
@@ -32,11 +31,9 @@ class Linear(nn.Module):
     return nn.Dense(self.dim, name="proj")(z_e), _no_vq_aux(z_e)
 
 
-@BOTTLENECKS.register("none")
 def build_identity(cfg, *, latent_dim):
   return Identity()
 
 
-@BOTTLENECKS.register("linear")
 def build_linear(cfg, *, latent_dim):
   return Linear(dim=latent_dim)

@@ -6,7 +6,6 @@ from typing import Sequence
 import flax.linen as nn
 
 from thesis_jax.models.layers import MLP
-from thesis_jax.models.registry import DECODERS
 
 
 class GlobalsHead(nn.Module):
@@ -57,7 +56,6 @@ class MLPDecoder(nn.Module):
     return x_hat, globals_prediction(self, pool_in, train=train)
 
 
-@DECODERS.register("mlp")
 def build_mlp(cfg, *, latent_dim, cont_dim=4, num_globals=2, norm=None):
   return MLPDecoder(cont_dim=cont_dim, num_globals=num_globals,
                     hidden=tuple(cfg.dec_hidden), activation=cfg.activation,

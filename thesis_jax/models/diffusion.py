@@ -1,6 +1,6 @@
 """Diffusion autoencoder: cosine schedule, DDPM noising, DDIM sampler, denoiser.
 
-The encoder (and bottleneck, e.g. VQ) from the ENCODERS/BOTTLENECKS registries
+The encoder (and bottleneck, e.g. VQ) from the ENCODERS/BOTTLENECKS tables
 gives a latent `z [B,T,D]` per event; a denoiser over the token features,
 conditioned on that latent, the type ids and the noise level, replaces the
 decoder. Time is discrete, `t in {0, ..., T_diff-1}`; `alphas_bar[t]` is the
@@ -21,15 +21,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from thesis_jax.errors import ConfigError
-from thesis_jax.models import bottlenecks as _b, encoders as _e, vq as _v  # noqa: F401
+from thesis_jax.errors import ConfigError, lookup
 from thesis_jax.models.decoders import GlobalsHead
 from thesis_jax.models.layers import ACTIVATIONS
-from thesis_jax.models.registry import BOTTLENECKS, ENCODERS
-from thesis_jax.registry import Registry
+from thesis_jax.models.components import build_bottleneck, build_encoder
 
 PREDICTIONS = ("eps", "v")
-DENOISERS = Registry("denoiser", "phase1.diffusion.denoiser")
 
 
 # ---------------------------------------------------------------- schedule
@@ -139,7 +136,7 @@ class Block(nn.Module):
 
   @nn.compact
   def __call__(self, h, c, key_mask):
-    act = ACTIVATIONS.get(self.activation)
+    act = ACTIVATIONS[self.activation]
     if self.heads:
       mask = key_mask[:, None, None, :]
       h = h + nn.MultiHeadDotProductAttention(
@@ -187,12 +184,10 @@ class Denoiser(nn.Module):
                     name="out")(h)
 
 
-@DENOISERS.register("mlp")
 def build_mlp_denoiser(cfg, *, num_types, cont_dim):
   return _denoiser(cfg, num_types, cont_dim, heads=0)
 
 
-@DENOISERS.register("transformer")
 def build_transformer_denoiser(cfg, *, num_types, cont_dim):
   return _denoiser(cfg, num_types, cont_dim, heads=int(cfg.heads))
 
@@ -208,6 +203,9 @@ def _denoiser(cfg, num_types, cont_dim, heads):
                   time_embed_dim=int(cfg.time_embed_dim),
                   id_embed_dim=int(cfg.id_embed_dim), cond=cfg.cond,
                   activation=cfg.activation)
+
+
+DENOISERS = {"mlp": build_mlp_denoiser, "transformer": build_transformer_denoiser}
 
 
 # ---------------------------------------------------------------- model
@@ -257,15 +255,11 @@ def build_diffusion_ae(phase1, *, num_types: int, norm=None, cont_dim: int = 4,
                        num_globals: int = 2) -> DiffusionAE:
   """Encoder/bottleneck by `phase1.{encoder,latent_space}.name`, the denoiser
   by `phase1.diffusion.denoiser`, the globals head by `phase1.decoder`."""
-  d = int(phase1.latent_space.latent_dim)
   dc, dec = phase1.diffusion, phase1.decoder
-  enc = ENCODERS.get(phase1.encoder.name)(
-      phase1.encoder, num_types=num_types, latent_dim=d, norm=norm)
-  bott = BOTTLENECKS.get(phase1.latent_space.name)(phase1.latent_space, latent_dim=d)
-  try:
-    den = DENOISERS.get(dc.denoiser)(dc, num_types=num_types, cont_dim=cont_dim)
-  except KeyError as e:
-    raise ConfigError(e.args[0]) from None
+  enc = build_encoder(phase1, num_types=num_types, norm=norm)
+  bott = build_bottleneck(phase1)
+  den = lookup(DENOISERS, dc.denoiser, "denoiser", "phase1.diffusion.denoiser")(
+      dc, num_types=num_types, cont_dim=cont_dim)
   head = (GlobalsHead(tuple(dec.globals_hidden), num_globals, dec.activation)
           if dec.globals_head else None)
   return DiffusionAE(enc, bott, den, head,

@@ -41,7 +41,7 @@ class SetDiscriminator(nn.Module):
 
   @nn.compact
   def __call__(self, cont, ids, globals_):
-    act = ACTIVATIONS.get(self.activation)
+    act = ACTIVATIONS[self.activation]
     mask = ids > 0
     emb = nn.Embed(self.num_types, self.id_embed_dim, name="id_embed")(ids)
     h = nn.Dense(self.hidden, name="embed")(

@@ -8,7 +8,6 @@ import jax
 import jax.numpy as jnp
 
 from thesis_jax.models.layers import MLP
-from thesis_jax.models.registry import ENCODERS
 
 
 class MLPEncoder(nn.Module):
@@ -32,7 +31,6 @@ class MLPEncoder(nn.Module):
                self.dropout, name="mlp")(x, train=train)
 
 
-@ENCODERS.register("mlp")
 def build_mlp(cfg, *, num_types, latent_dim, norm=None):
   return MLPEncoder(num_types=num_types, latent_dim=latent_dim,
                     hidden=tuple(cfg.enc_hidden),

@@ -32,7 +32,6 @@ import jax.numpy as jnp
 from thesis_jax.errors import ConfigError
 from thesis_jax.models.decoders import globals_prediction
 from thesis_jax.models.layers import ACTIVATIONS
-from thesis_jax.models.registry import DECODERS, ENCODERS
 
 EDGE_FEATURES = ("delta_r", "log1p_mass")
 
@@ -97,7 +96,7 @@ class MessagePassing(nn.Module):
 
   @nn.compact
   def __call__(self, h, edges, adj, *, train: bool = False):
-    act = ACTIVATIONS.get(self.activation)
+    act = ACTIVATIONS[self.activation]
     x = nn.LayerNorm(name="ln_msg")(h)
     a = nn.Dense(self.hidden, name="msg_i")(x)
     b = nn.Dense(self.hidden, use_bias=False, name="msg_j")(x)
@@ -197,7 +196,6 @@ def require_norm(norm, name: str):
   return norm
 
 
-@ENCODERS.register("gnn")
 def build_gnn_encoder(cfg, *, num_types, latent_dim, norm=None):
   return GNNEncoder(num_types=num_types, latent_dim=latent_dim,
                     norm=require_norm(norm, "gnn"),
@@ -206,7 +204,6 @@ def build_gnn_encoder(cfg, *, num_types, latent_dim, norm=None):
                     activation=cfg.activation, dropout=float(cfg.dropout))
 
 
-@DECODERS.register("gnn")
 def build_gnn_decoder(cfg, *, latent_dim, cont_dim=4, num_globals=2, norm=None):
   return GNNDecoder(cont_dim=cont_dim, num_globals=num_globals,
                     hidden=int(cfg.gnn_hidden), layers=int(cfg.gnn_layers),

@@ -1,20 +1,19 @@
 """Shared building blocks: activations by name and a dense MLP."""
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from typing import Callable, Dict, Sequence
 
 import flax.linen as nn
 import jax
 
-from thesis_jax.registry import Registry
-
-ACTIVATIONS: Registry[Callable] = Registry("activation", "activation")
-ACTIVATIONS.register("gelu")(lambda x: jax.nn.gelu(x, approximate=False))  # torch nn.GELU
-ACTIVATIONS.register("gelu_tanh")(lambda x: jax.nn.gelu(x, approximate=True))
-ACTIVATIONS.register("relu")(jax.nn.relu)
-ACTIVATIONS.register("silu")(jax.nn.silu)
-ACTIVATIONS.register("tanh")(jax.numpy.tanh)
-ACTIVATIONS.register("leaky_relu")(jax.nn.leaky_relu)
+ACTIVATIONS: Dict[str, Callable] = {
+    "gelu": lambda x: jax.nn.gelu(x, approximate=False),   # torch nn.GELU
+    "gelu_tanh": lambda x: jax.nn.gelu(x, approximate=True),
+    "relu": jax.nn.relu,
+    "silu": jax.nn.silu,
+    "tanh": jax.numpy.tanh,
+    "leaky_relu": jax.nn.leaky_relu,
+}
 
 
 class MLP(nn.Module):
@@ -29,7 +28,7 @@ class MLP(nn.Module):
 
   @nn.compact
   def __call__(self, x, *, train: bool = False):
-    act = ACTIVATIONS.get(self.activation)
+    act = ACTIVATIONS[self.activation]
     for i, h in enumerate(self.hidden):
       x = act(nn.Dense(int(h), name=f"dense_{i}")(x))
       if self.dropout > 0:

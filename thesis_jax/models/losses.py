@@ -41,9 +41,11 @@ def reduce_terms(terms: Dict[str, Term], weight) -> Dict[str, jnp.ndarray]:
           for k, (n, d) in terms.items()}
 
 
-def total_loss(values: Dict[str, jnp.ndarray], globals_beta: float):
-  """rec_tokens + commit + codebook + globals_beta * rec_globals."""
-  loss = values["rec_tokens"] + values["commit"] + values["codebook"]
-  if "rec_globals" in values:
+def total_loss(values: Dict, globals_beta: float, main: str = "rec_tokens"):
+  """values[main] + commit + codebook + globals_beta * rec_globals (the last
+  term only where rec_globals exists and is not None). Works on batch arrays
+  and on a split's Python floats alike."""
+  loss = values[main] + values["commit"] + values["codebook"]
+  if values.get("rec_globals") is not None:
     loss = loss + globals_beta * values["rec_globals"]
   return loss

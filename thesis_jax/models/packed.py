@@ -71,20 +71,6 @@ def packed_forward(ae: TokenAutoencoder, batch, *, train: bool = False):
   return AEOutput(x_hat, g_hat, z_e, z, aux)
 
 
-def apply_packed(model, params, model_state, batch, rng, train: bool):
-  """Packed twin of `train.ae_steps.apply_model` -> (AEOutput, model_state)."""
-  variables = {"params": params, **model_state}
-  rngs = None
-  if rng is not None:
-    r_drop, r_vq = jax.random.split(rng)
-    rngs = {"dropout": r_drop, "vq": r_vq}
-  if train and model_state:
-    return model.apply(variables, batch, train=True, rngs=rngs,
-                       mutable=list(model_state.keys()), method=packed_forward)
-  return model.apply(variables, batch, train=train, rngs=rngs,
-                     method=packed_forward), model_state
-
-
 def packed_terms(out, batch, *, mask_padding: bool = False) -> Dict[str, Term]:
   """Packed twin of `models.losses.ae_terms`: per-event (num [B], den [B])."""
   ids = batch["ids"]
@@ -104,7 +90,7 @@ def packed_terms(out, batch, *, mask_padding: bool = False) -> Dict[str, Term]:
 
 
 def packed_event_errors(out, batch) -> Dict:
-  """Packed twin of `train.ae_steps.event_errors` from an AEOutput."""
+  """Packed twin of `train.loop_parts.event_errors` from an AEOutput."""
   ids = batch["ids"]
   diff = out.x_hat - batch["tok_cont"]
   rows = jnp.stack([jnp.mean(diff ** 2, -1), jnp.mean(jnp.abs(diff), -1)], -1)

@@ -22,7 +22,6 @@ from thesis_jax.errors import ConfigError
 from thesis_jax.models.decoders import globals_prediction
 from thesis_jax.models.gnn import pair_features, require_norm
 from thesis_jax.models.layers import ACTIVATIONS
-from thesis_jax.models.registry import DECODERS, ENCODERS
 
 NEG_INF = -1e9
 
@@ -66,7 +65,7 @@ class SetAttentionStack(nn.Module):
 
   @nn.compact
   def __call__(self, h, mask, bias=None, *, train: bool = False):
-    act = ACTIVATIONS.get(self.activation)
+    act = ACTIVATIONS[self.activation]
     allowed = attention_mask(mask)
     drop = lambda x: (nn.Dropout(self.dropout, deterministic=not train)(x)
                       if self.dropout > 0 else x)
@@ -130,7 +129,6 @@ class SetTransformerDecoder(nn.Module):
     return x_hat, globals_prediction(self, z, train=train)
 
 
-@ENCODERS.register("set_transformer")
 def build_set_transformer_encoder(cfg, *, num_types, latent_dim, norm=None):
   return SetTransformerEncoder(
       num_types=num_types, latent_dim=latent_dim,
@@ -140,7 +138,6 @@ def build_set_transformer_encoder(cfg, *, num_types, latent_dim, norm=None):
       dropout=float(cfg.dropout))
 
 
-@DECODERS.register("set_transformer")
 def build_set_transformer_decoder(cfg, *, latent_dim, cont_dim=4,
                                   num_globals=2, norm=None):
   return SetTransformerDecoder(

@@ -1,6 +1,6 @@
 """Vector-quantisation bottleneck (the original's EMA algorithm, and more).
 
-Original behaviour (spec §2): nearest code by squared distance; commitment loss
+Original behaviour: nearest code by squared distance; commitment loss
 `beta * mse(z_e, sg(z_q))`; straight-through `z_q = z_e + sg(z_q - z_e)`; EMA
 codebook with decay: the state is the raw EMA count n_k (`cluster_size`) and
 the EMA sum (`ema_w`); codebook = ema_w / ((n_k + eps) / (n + K*eps) * n),
@@ -33,7 +33,6 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from thesis_jax.models.registry import BOTTLENECKS
 
 sg = jax.lax.stop_gradient
 
@@ -217,7 +216,6 @@ def set_codebook(params, model_state, centroids):
   return dict(params, bottleneck=new_b), model_state
 
 
-@BOTTLENECKS.register("vq")
 def build_vq(cfg, *, latent_dim):
   return VectorQuantizer(
       codebook_size=int(cfg.codebook_size), dim=latent_dim,

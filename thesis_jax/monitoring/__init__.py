@@ -2,7 +2,11 @@
 
     handle_event(config.logging, "on_epoch_end", payload, run_dir)
 
-writes `{run_dir}/train_figures/*.png`; see `registry.py` to add a family.
+writes `{run_dir}/train_figures/*.png`. `figure_hook(config.logging)` is the
+training driver's `on_event` hook (wired by `thesis_jax.train_model`). To add
+a family: write `families/<name>.py` with `plot(ctx)` and list it in
+`orchestrator.FAMILIES`.
 """
-from thesis_jax.monitoring.orchestrator import handle_event
-from thesis_jax.monitoring.registry import FAMILIES, PlotContext
+from thesis_jax.monitoring.context import PlotContext
+from thesis_jax.monitoring.orchestrator import (FAMILIES, check_figures,
+                                                figure_hook, handle_event)

@@ -6,12 +6,27 @@ import os
 from typing import Any, Dict, List, Optional
 
 from thesis_jax.config_tools import split_list
+from thesis_jax.errors import ConfigError, lookup
+from thesis_jax.facts.schema import MOMENTS
+from thesis_jax.monitoring.context import PlotContext
+from thesis_jax.monitoring.families import (adversarial, codebook, diffusion,
+                                            latency, losses, metrics, recon)
 from thesis_jax.monitoring.figures import Skip, save_png
-from thesis_jax.monitoring.registry import FAMILIES, PlotContext
 
 log = logging.getLogger("thesis_jax.monitoring")
 FIG_DIR = "train_figures"
 _SKIPPED = set()   # (run_dir, family) already told why it drew nothing
+
+# `logging.families` names -> plot(ctx) -> [(suffix, Figure)].
+FAMILIES = {
+    "losses": losses.plot,            # loss terms per epoch
+    "metrics": metrics.plot,          # perplexity, code usage, other metrics
+    "recon": recon.plot,              # true vs reconstructed features (live model)
+    "codebook": codebook.plot,        # code usage histogram
+    "latency": latency.plot,          # epoch time and throughput
+    "adversarial": adversarial.plot,  # gan_ae: discriminator histories
+    "diffusion": diffusion.plot,      # diffusion_ae: loss vs noise level, samples
+}
 
 
 def _get(cfg, key, default):
@@ -50,15 +65,14 @@ def handle_event(logging_cfg, moment: str, payload: Dict[str, Any],
       return written
     if moment not in _names(_get(logging_cfg, "moments", ())):
       return written
-    import thesis_jax.monitoring.families  # noqa: F401  (registers families)
     ctx = PlotContext(run_dir, moment, payload, logging_cfg, **(context or {}))
     for name in _names(_get(logging_cfg, "families", ())):
       if name not in FAMILIES:
         log.warning("logging.families: unknown plot family '%s' (valid: %s)",
-                    name, ", ".join(FAMILIES.names()))
+                    name, ", ".join(sorted(FAMILIES)))
         continue
       try:
-        for suffix, fig in FAMILIES.get(name)(ctx):
+        for suffix, fig in FAMILIES[name](ctx):
           path = figure_path(run_dir, name, moment, payload.get("epoch"), suffix)
           written.append(save_png(fig, path))
       except Skip as e:
@@ -72,3 +86,28 @@ def handle_event(logging_cfg, moment: str, payload: Dict[str, Any],
     log.warning("training figures failed at %s: %s: %s", moment,
                 type(e).__name__, e)
   return written
+
+
+def check_figures(logging_cfg) -> None:
+  """Raises ConfigError for unknown `logging.families` / `logging.moments`
+  when `logging.make_plots` is on (before any folder is made)."""
+  if not _get(logging_cfg, "make_plots", False):
+    return
+  for name in _names(_get(logging_cfg, "families", ())):
+    lookup(FAMILIES, name, "plot family", "logging.families")
+  for name in _names(_get(logging_cfg, "moments", ())):
+    if name not in MOMENTS:
+      raise ConfigError(f"logging.moments: unknown moment '{name}'; valid: "
+                        f"{', '.join(MOMENTS)}")
+
+
+def figure_hook(logging_cfg):
+  """-> the driver's `on_event` hook drawing training figures, or None when
+  `logging.make_plots` is off. Checks the family and moment names first."""
+  check_figures(logging_cfg)
+  if not _get(logging_cfg, "make_plots", False):
+    return None
+
+  def hook(moment, payload, context):
+    handle_event(logging_cfg, moment, payload, payload["run_dir"], context)
+  return hook

@@ -6,9 +6,9 @@
     cfg.inputs.sweep_dir = "outputs/multiruns/exp_..."
     result = run_report(cfg)      # result.report_dir, result.text, ...
 
-Reports are registered by name in `REPORTS` (see `registry.py`).
+Reports are listed by name in `driver.REPORTS`; the interface is `base.Report`.
 """
-from thesis_jax.reports.registry import REPORTS, Report
+from thesis_jax.reports.base import Report
 
 
 def run_report(config):

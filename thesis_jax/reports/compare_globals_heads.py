@@ -24,7 +24,7 @@ from thesis_jax.errors import ConfigError
 from thesis_jax.monitoring.figures import epoch_axis, maybe_log_y
 from thesis_jax.reports.common import (best_row, curves, finite, fmt,
                                        latent_legend, seed_styles)
-from thesis_jax.reports.registry import REPORTS, Report
+from thesis_jax.reports.base import Report
 from thesis_jax.reports.style import (LOSS_UNITS, MARKERS, figure_name,
                                       latent_color, latent_label, new_figure,
                                       order_latents, save_png)
@@ -62,7 +62,6 @@ def _grid_json(g) -> Dict[str, Any]:
   return out
 
 
-@REPORTS.register("compare_globals_heads")
 class CompareGlobalsHeads(Report):
   name = "compare_globals_heads"
 

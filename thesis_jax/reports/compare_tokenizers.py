@@ -17,7 +17,7 @@ from matplotlib.lines import Line2D
 from thesis_jax.monitoring.figures import maybe_log_y
 from thesis_jax.reports.common import (best_row, curves, finite, fmt,
                                        group_stats, latent_legend, seed_styles)
-from thesis_jax.reports.registry import REPORTS, Report
+from thesis_jax.reports.base import Report
 from thesis_jax.reports.style import (LOSS_UNITS, MARKERS, figure_name,
                                       latent_color, latent_label, new_figure,
                                       order_latents, save_png)
@@ -51,7 +51,6 @@ def _with_thresholds(runs, config) -> pd.DataFrame:
   return s
 
 
-@REPORTS.register("compare_tokenizers")
 class CompareTokenizers(Report):
   name = "compare_tokenizers"
 

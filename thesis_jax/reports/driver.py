@@ -21,17 +21,24 @@ from typing import Any, Dict, List, Optional
 import yaml
 
 import thesis_jax
-from thesis_jax.errors import ConfigError
+from thesis_jax.errors import ConfigError, lookup
 from thesis_jax.facts.readers import Runs, load_runs
 from thesis_jax.facts.run_config import CONVENTION
 from thesis_jax.facts.schema import git_commit
-from thesis_jax.reports.registry import REPORTS
+from thesis_jax.reports.compare_globals_heads import CompareGlobalsHeads
+from thesis_jax.reports.compare_tokenizers import CompareTokenizers
 from thesis_jax.config_tools import split_list, to_plain as config_to_dict
 from thesis_jax.train.rundir import (check_name, create_unique_dir,
                                      ensure_writable_dir, timestamp)
 
 log = logging.getLogger("thesis_jax.reports")
 POINTER = "report_pointer.txt"
+
+# `config.report` names -> Report classes (configs/reports/<name>.py).
+REPORTS = {
+    "compare_tokenizers": CompareTokenizers,
+    "compare_globals_heads": CompareGlobalsHeads,
+}
 
 
 @dataclasses.dataclass
@@ -150,12 +157,7 @@ def _clean(obj):
 
 def run_report(config) -> ReportResult:
   """Builds the report `config.report` (see configs/reports/*.py)."""
-  import thesis_jax.reports.compare_globals_heads  # noqa: F401  (register)
-  import thesis_jax.reports.compare_tokenizers  # noqa: F401
-  try:
-    report = REPORTS.get(config.report)()
-  except KeyError as e:
-    raise ConfigError(e.args[0]) from None
+  report = lookup(REPORTS, config.report, "report", "report")()
   if int(config.figures.dpi) <= 0:
     raise ConfigError(f"figures.dpi must be > 0, got {config.figures.dpi}")
   name = check_name(config.name or config.report, "name")

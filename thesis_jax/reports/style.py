@@ -15,7 +15,7 @@ LOSS_UNITS = "MSE, normalised units"
 
 
 def order_latents(names: Iterable) -> List[str]:
-  """none, linear, vq first (spec order), then any other names sorted."""
+  """none, linear, vq first (the original's order), then any other names sorted."""
   names = {str(n) for n in names if n is not None}
   return [n for n in LATENT_ORDER if n in names] + sorted(names - set(LATENT_ORDER))
 

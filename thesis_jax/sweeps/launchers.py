@@ -12,10 +12,9 @@ import dataclasses
 import os
 import re
 import shlex
-from typing import Callable, List, Sequence, Tuple
+from typing import Callable, Dict, List, Sequence, Tuple
 
-from thesis_jax.errors import PREEMPTED_EXIT, ConfigError
-from thesis_jax.registry import Registry
+from thesis_jax.errors import PREEMPTED_EXIT, ConfigError, lookup
 from thesis_jax.sweeps import basecfg
 from thesis_jax.sweeps.runner import RESUME_FLAG
 from thesis_jax.train.rundir import check_name
@@ -23,9 +22,6 @@ from thesis_jax.train.rundir import check_name
 # seconds between SLURM's warning SIGTERM and the time limit: one epoch's
 # checkpoint plus the facts must fit (see README "Failures and recovery")
 SIGNAL_LEAD_S = 120
-
-LAUNCHERS: Registry[Callable] = Registry("launcher", "--launcher")
-
 
 @dataclasses.dataclass
 class LauncherOptions:
@@ -79,7 +75,6 @@ def _task_body(exp_dir: str, workdir: str, sweep: dict,
   return "\n".join(lines) + "\n"
 
 
-@LAUNCHERS.register("slurm")
 def write_slurm(exp_dir: str, workdir: str, sweep: dict,
                 todo: Sequence[Tuple[int, bool]], opt: LauncherOptions
                 ) -> Tuple[List[str], str]:
@@ -112,7 +107,6 @@ def write_slurm(exp_dir: str, workdir: str, sweep: dict,
   return [path], f"sbatch {shlex.quote(path)}"
 
 
-@LAUNCHERS.register("htcondor")
 def write_htcondor(exp_dir: str, workdir: str, sweep: dict,
                    todo: Sequence[Tuple[int, bool]], opt: LauncherOptions
                    ) -> Tuple[List[str], str]:
@@ -179,6 +173,10 @@ def _dq(text: str) -> str:
   return text
 
 
+# `--launcher` names -> writer(exp_dir, workdir, sweep, todo, options).
+LAUNCHERS: Dict[str, Callable] = {"slurm": write_slurm, "htcondor": write_htcondor}
+
+
 def _write_exec(path: str, text: str) -> None:
   with open(path, "w") as f:
     f.write(text)
@@ -188,10 +186,7 @@ def _write_exec(path: str, text: str) -> None:
 def write_launcher(name: str, exp_dir: str, workdir: str, sweep: dict,
                    todo: Sequence[Tuple[int, bool]], opt: LauncherOptions
                    ) -> Tuple[List[str], str]:
-  try:
-    fn = LAUNCHERS.get(name)
-  except KeyError as e:
-    raise ConfigError(e.args[0]) from None
+  fn = lookup(LAUNCHERS, name, "launcher", "--launcher")
   if not todo:
     raise ConfigError(f"{exp_dir}: every job is finished; nothing to submit")
   return fn(exp_dir, workdir, sweep, todo, opt)

@@ -33,10 +33,13 @@ def plan_jobs(exp_config) -> Tuple[List[str], Dict[str, str], Dict[str, list],
                       "sweep with --resume <exp_dir>")
   axes, keys, values, params = grid.expand(
       exp_config.grid, base, tuple(exp_config.get("axes", ()) or ()))
+  from thesis_jax.monitoring import check_figures
   from thesis_jax.train.config_check import validate_config
   for i, p in enumerate(params):
     try:
-      validate_config(grid.apply_params(base, p, keys))
+      job = grid.apply_params(base, p, keys)
+      validate_config(job)
+      check_figures(job.logging)
     except ConfigError as e:
       raise ConfigError(f"job {i} ({', '.join(grid.job_overrides(p, keys))})"
                         f": {e}") from None

@@ -23,6 +23,7 @@ import threading
 import time
 from typing import Dict, List, Optional, Sequence, Tuple
 
+from thesis_jax.config_tools import split_list
 from thesis_jax.sweeps import basecfg, state
 from thesis_jax.train.preemption import RESUME_FLAG
 _THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
@@ -40,10 +41,10 @@ def detect_gpus(devices: str = "") -> List[str]:
   """GPU ids to hand out: `devices` ("0,1"), else CUDA_VISIBLE_DEVICES, else
   `nvidia-smi -L`; [] on a machine without GPUs. Never initialises JAX."""
   if devices:
-    return [d.strip() for d in devices.split(",") if d.strip()]
+    return [str(d) for d in split_list(devices)]
   env = os.environ.get("CUDA_VISIBLE_DEVICES")
   if env is not None:
-    return [d.strip() for d in env.split(",") if d.strip() and d.strip() != "-1"]
+    return [str(d) for d in split_list(env) if d != "-1"]
   if shutil.which("nvidia-smi"):
     try:
       out = subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True,

@@ -1,4 +1,4 @@
-"""The `exp_` folder and its `sweep.json` (spec §3, §6).
+"""The `exp_` folder and its `sweep.json` (the original's layout).
 
   {output_root}/multiruns/exp_{stamp}_{name}/
     sweep.json          grid, axis -> key, jobs (params, overrides, run_dir,

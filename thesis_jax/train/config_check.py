@@ -1,10 +1,12 @@
 """Validates a training config before anything is read or written."""
 from __future__ import annotations
 
-from thesis_jax.errors import ConfigError
+from thesis_jax.config_tools import leaf_keys
+from thesis_jax.errors import ConfigError, lookup
+from thesis_jax.models.components import BOTTLENECKS, DECODERS, ENCODERS
 from thesis_jax.models.layers import ACTIVATIONS
-from thesis_jax.models.registry import BOTTLENECKS, DECODERS, ENCODERS
-from thesis_jax.train.loop_api import LOOPS
+from thesis_jax.models.torch_init import INITS
+from thesis_jax.train.loops import LOOPS
 from thesis_jax.train.rundir import check_name
 
 
@@ -21,8 +23,6 @@ WIDTHS = ("phase1.encoder.enc_hidden", "phase1.decoder.dec_hidden",
 
 
 def _check_lists(config) -> None:
-  from thesis_jax.config_tools import leaf_keys, split_list
-  from thesis_jax.facts.schema import MOMENTS
   keys = set(leaf_keys(config))
   for key in WIDTHS:
     if key not in keys:
@@ -34,45 +34,21 @@ def _check_lists(config) -> None:
       if isinstance(v, bool) or not isinstance(v, int) or v <= 0:
         raise ConfigError(f"{key} item {i + 1}: expected a positive integer "
                           f"(a layer width), got {v!r}")
-  lg = config.logging
-  if lg.get("make_plots", False):
-    import thesis_jax.monitoring.families  # noqa: F401  (the family table)
-    from thesis_jax.monitoring.registry import FAMILIES
-    for name in split_list(lg.get("families", ())):
-      if name not in FAMILIES:
-        raise ConfigError(f"logging.families: unknown plot family '{name}'; "
-                          f"valid: {', '.join(FAMILIES.names())}")
-    for name in split_list(lg.get("moments", ())):
-      if name not in MOMENTS:
-        raise ConfigError(f"logging.moments: unknown moment '{name}'; valid: "
-                          f"{', '.join(MOMENTS)}")
 
 
 def validate_config(config) -> None:
-  """Raises ConfigError naming the key for unknown names or bad values."""
-  import thesis_jax.train.loops  # noqa: F401  (registers every loop)
+  """Raises ConfigError naming the key for unknown names or bad values: the
+  keys every loop shares here, the loop's own block in `loops/<name>.check`."""
   p = config.phase1
-  for reg, sub in ((ENCODERS, p.encoder), (BOTTLENECKS, p.latent_space),
-                   (DECODERS, p.decoder)):
-    try:
-      reg.get(sub.name)
-    except KeyError as e:
-      raise ConfigError(e.args[0]) from None
-  try:
-    LOOPS.get(config.loop)
-  except KeyError as e:
-    raise ConfigError(e.args[0]) from None
+  lookup(ENCODERS, p.encoder.name, "encoder", "phase1.encoder.name")
+  lookup(BOTTLENECKS, p.latent_space.name, "latent space", "phase1.latent_space.name")
+  lookup(DECODERS, p.decoder.name, "decoder", "phase1.decoder.name")
+  loop = lookup(LOOPS, config.loop, "training loop", "loop")
   for sub, path in ((p.encoder, "phase1.encoder"), (p.decoder, "phase1.decoder")):
     if "activation" in sub:
-      try:
-        ACTIVATIONS.get(sub.activation)
-      except KeyError:
-        raise ConfigError(f"{path}.activation: unknown activation "
-                          f"'{sub.activation}'; valid names: "
-                          f"{', '.join(ACTIVATIONS.names())}") from None
+      lookup(ACTIVATIONS, sub.activation, "activation", f"{path}.activation")
     if "dropout" in sub and not 0.0 <= sub.dropout < 1.0:
       raise ConfigError(f"{path}.dropout must be in [0, 1), got {sub.dropout}")
-  from thesis_jax.models.torch_init import INITS
   if p.get("init", "default") not in INITS:
     raise ConfigError(f"phase1.init: unknown '{p.init}' (valid: {', '.join(INITS)})")
   t = p.trainer
@@ -94,3 +70,4 @@ def validate_config(config) -> None:
   _positive(d, "n_tokens", "data")
   _positive(d, "limit_samples", "data", allow_zero=True)
   check_name(config.experiment.name, "experiment.name")
+  loop.check(config)

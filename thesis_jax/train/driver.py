@@ -10,7 +10,7 @@ import dataclasses
 import math
 import os
 import time
-from typing import Any, Dict, Optional, Sequence
+from typing import Any, Callable, Dict, Optional, Sequence
 
 import jax
 import numpy as np
@@ -18,13 +18,17 @@ import numpy as np
 from thesis_jax.config_tools import resolve_paths
 from thesis_jax.data.pipeline import eval_stack, load_dataset, train_stack
 from thesis_jax.errors import ConfigError, NonFiniteLossError
-from thesis_jax.facts.schema import AE_HISTORY_KEYS, build_event, make_meta
+from thesis_jax.facts.schema import EpochFacts, build_event, make_meta
 from thesis_jax.facts.writers import FactsWriter
 from thesis_jax.train import distributed, rundir, scan, sharding
 from thesis_jax.train.checkpoint import Checkpoints, abstract_like
 from thesis_jax.train.config_check import validate_config
-from thesis_jax.train.loop_api import LOOPS
+from thesis_jax.train.history import RunHistory
+from thesis_jax.train.loops import LOOPS
 from thesis_jax.train.progress import Progress
+
+# on_event(moment, payload, context) -> None (see `train`).
+EventHook = Callable[[str, Dict[str, Any], Dict[str, Any]], None]
 
 EVAL_CHUNK = 16
 
@@ -72,14 +76,20 @@ def _resolve_run_dir(config) -> tuple[str, bool]:
   return distributed.broadcast_str(path), False
 
 
-def train(config, overrides: Sequence[str] = ()) -> TrainResult:
-  """Trains `config.loop` on `config.data`; returns the run's key numbers."""
+def train(config, overrides: Sequence[str] = (), *,
+          on_event: Optional[EventHook] = None) -> TrainResult:
+  """Trains `config.loop` on `config.data`; returns the run's key numbers.
+
+  on_event(moment, payload, context): called on process 0 after each facts
+  event is written (e.g. training figures, `monitoring.figure_hook`);
+  context = {"loop", "state", "dataset"}.
+  """
   validate_config(config)
   config = config.copy_and_resolve_references()   # the caller's stays as is
   typed_paths = resolve_paths(config)   # absolute: the run works from anywhere
   distributed.maybe_initialize(config.distributed)
   dataset = load_dataset(config.data)
-  loop = LOOPS.get(config.loop)(config, dataset)
+  loop = LOOPS[config.loop].build(config, dataset)
   tr, lg = config.phase1.trainer, config.logging
   mesh = sharding.make_mesh()
   bsz = int(tr.batch_size)
@@ -92,26 +102,26 @@ def train(config, overrides: Sequence[str] = ()) -> TrainResult:
   if is_main:
     rundir.ensure_writable_dir(run_dir, "logging.output_root/run_dir")
   progress = Progress(int(tr.epochs), enabled=bool(lg.progress) and is_main)
-  facts = FactsWriter(run_dir, loop.metric_keys, enabled=is_main)
+  seed = int(tr.seed)
+  meta = make_meta(seed)
+  facts = FactsWriter(run_dir, loop.metric_keys, enabled=is_main, meta=meta)
   ckpt = (Checkpoints(os.path.join(run_dir, "checkpoints"))
           if lg.save_artifacts else None)
 
-  def emit(payload, st=None):
-    """Facts event, then training figures (process 0, logging.make_plots)."""
-    facts.event(payload)
-    if is_main and lg.get("make_plots", False):
-      from thesis_jax.monitoring import handle_event
-      handle_event(lg, payload["moment"], payload, run_dir,
-                   {"loop": loop, "state": st, "dataset": dataset})
+  def notify(payload, st=None):
+    if is_main and on_event is not None:
+      on_event(payload["moment"], payload,
+               {"loop": loop, "state": st, "dataset": dataset})
 
-  seed = int(tr.seed)
+  def emit(payload, st=None):
+    facts.event(payload)
+    notify(payload, st)
+
   root = jax.random.PRNGKey(seed)
   k_init, k_data, k_steps = jax.random.split(root, 3)
   state = loop.init_state(k_init, dataset)
-  histories: Dict[str, list] = {}
-  best = (math.inf, -1)
-  start_epoch, total_time = 0, 0.0
-  meta = make_meta(seed)
+  book = RunHistory(run_id=meta["run_id"])
+  start_epoch = 0
 
   if resuming:
     last = ckpt.latest_epoch()
@@ -119,10 +129,9 @@ def train(config, overrides: Sequence[str] = ()) -> TrainResult:
       raise ConfigError(f"{run_dir}: no checkpoint to resume from")
     state, cmeta = ckpt.restore(last, abstract_like(
         sharding.replicate(state, mesh)))
-    histories = {k: list(v) for k, v in cmeta["histories"].items()}
-    best = (cmeta["best_val_loss"], cmeta["best_epoch"])
-    start_epoch, total_time = last + 1, float(cmeta["total_time_s"])
-    meta["run_id"] = cmeta.get("run_id", meta["run_id"])
+    book = RunHistory.from_checkpoint_meta(cmeta, meta["run_id"])
+    start_epoch = last + 1
+    meta["run_id"] = book.run_id
     facts.truncate_after(last)
     progress.print(f"resuming {run_dir} after epoch {last + 1}")
   else:
@@ -160,14 +169,8 @@ def train(config, overrides: Sequence[str] = ()) -> TrainResult:
   for epoch in range(start_epoch, int(tr.epochs)):
     t0 = time.perf_counter()
     stack = train_stack(dataset.splits["train"], bsz, seed, epoch, pidx, pcount)
-    outs = []
-    for part, valid in chunks_iter(stack, k_disp):
-      state, m = train_chunk(state, sharding.put_stack(part, mesh),
-                             valid, k_steps)
-      outs.append((m, valid))
-    train_metrics = {k: np.concatenate([np.asarray(jax.device_get(m[k]))[v]
-                                        for m, v in outs])
-                     for k in outs[0][0]}
+    state, train_metrics = _train_epoch(train_chunk, state, stack, k_disp,
+                                        k_steps, mesh)
     t_train = time.perf_counter() - t0
     val_sums = evaluate(state, "val")
     epoch_time = time.perf_counter() - t0
@@ -179,38 +182,23 @@ def train(config, overrides: Sequence[str] = ()) -> TrainResult:
           f"{rec.val_loss}) in {run_dir}; training stopped"
           + (f", last good checkpoint: epoch {kept + 1}" if kept is not None else
              ", no checkpoint was saved"))
-    total_time += epoch_time
     n_events = steps_per_epoch * bsz
     throughput = n_events / epoch_time
-    hist_vals = dict(rec.history, epoch_time_s=epoch_time, throughput=throughput)
-    for k, v in hist_vals.items():
-      histories.setdefault(k, []).append(v)
-    if rec.val_loss < best[0]:
-      best = (rec.val_loss, epoch)
+    if book.add_epoch(epoch, dict(rec.history, epoch_time_s=epoch_time,
+                                  throughput=throughput),
+                      rec.val_loss, epoch_time):
       best_state = jax.tree.map(lambda x: x.copy(), state)
-    mem = _peak_memory_mib()
-    step = int(jax.device_get(state.step))
-    facts.scalars(epoch=epoch, split="train", train_loss=rec.train_loss,
-                  epoch_time_s=epoch_time, throughput=throughput,
-                  max_memory_mib=mem, metrics=rec.metrics)
-    facts.scalars(epoch=epoch, split="val", val_loss=rec.val_loss,
-                  epoch_time_s=epoch_time, throughput=throughput,
-                  max_memory_mib=mem, metrics=rec.metrics)
-    emit(build_event(
-        "on_epoch_end", run_dir, meta=meta, epoch=epoch, step=step,
-        split="val", train_loss=rec.train_loss, val_loss=rec.val_loss,
-        metrics=rec.metrics, epoch_time_s=epoch_time, total_time_s=total_time,
-        throughput=throughput, max_memory_mib=mem,
-        histories=_ordered(histories),
-        extra=dict(rec.extra, train_time_s=t_train,
-                   train_throughput=n_events / t_train)), state)
+    numbers = EpochFacts(
+        epoch=epoch, step=int(jax.device_get(state.step)),
+        train_loss=rec.train_loss, val_loss=rec.val_loss, metrics=rec.metrics,
+        epoch_time_s=epoch_time, total_time_s=book.total_time_s,
+        throughput=throughput, max_memory_mib=_peak_memory_mib())
+    notify(facts.epoch_end(numbers, book.ordered(), dict(
+        rec.extra, train_time_s=t_train,
+        train_throughput=n_events / t_train)), state)
     if ckpt:
-      ckpt.save(epoch, state, {
-          "epoch": epoch, "histories": histories, "best_val_loss": best[0],
-          "best_epoch": best[1], "total_time_s": total_time,
-          "run_id": meta["run_id"], "normalization": dataset.norm.to_dict(),
-          "num_types": dataset.num_types, "n_tokens": dataset.n_tokens,
-          "loop": config.loop}, rec.val_loss)
+      ckpt.save(epoch, state, book.checkpoint_meta(epoch, dataset, config.loop),
+                rec.val_loss)
     progress.epoch(epoch, rec, epoch_time, throughput)
 
   if best_state is None:   # resumed after the best epoch: reload it
@@ -219,32 +207,33 @@ def train(config, overrides: Sequence[str] = ()) -> TrainResult:
     else:
       best_state, _ = ckpt.restore(ckpt.best_epoch(), abstract_like(state))
   test = loop.test_metrics(evaluate(best_state, "test"))
-  last_epoch = int(tr.epochs) - 1
-  final = {k: v[-1] for k, v in histories.items()}
+  final = book.final()
+  best = (book.best_val_loss, book.best_epoch)
   emit(build_event(
-      "on_train_end", run_dir, meta=meta, epoch=last_epoch,
+      "on_train_end", run_dir, meta=meta, epoch=int(tr.epochs) - 1,
       step=int(jax.device_get(state.step)), split="val",
       train_loss=final.get("train_loss"), val_loss=final.get("val_loss"),
-      total_time_s=total_time, histories=_ordered(histories),
+      total_time_s=book.total_time_s, histories=book.ordered(),
       extra={"best_val_loss": best[0], "best_epoch": best[1]}), state)
   emit(build_event(
       "on_test_end", run_dir, meta=meta, epoch=best[1], split="test",
-      metrics=test, total_time_s=total_time), best_state)
+      metrics=test, total_time_s=book.total_time_s), best_state)
   if ckpt:
     ckpt.close()
   progress.print(f"done: best val {best[0]:.5g} at epoch {best[1] + 1}, test "
                  f"{test['test_loss']:.5g} | {run_dir}")
   return TrainResult(run_dir, best[0], best[1] + 1, test.get("test_loss"), final,
-                     test, histories)
+                     test, book.histories)
 
 
-def chunks_iter(stack, k):
-  for part, valid in scan.chunks(stack, k):
-    yield part, jax.numpy.asarray(valid)
-
-
-def _ordered(histories: Dict[str, list]) -> Dict[str, list]:
-  """The schema's AE keys first (in spec order), then loop extras."""
-  keys = [k for k in AE_HISTORY_KEYS if k in histories]
-  keys += [k for k in histories if k not in keys]
-  return {k: histories[k] for k in keys}
+def _train_epoch(train_chunk, state, stack, k_disp, rng, mesh):
+  """Runs one epoch's batch stack in chunks of k_disp steps -> (state,
+  {metric: np [steps]}) (padding steps dropped)."""
+  outs = []
+  for part, valid in scan.chunks(stack, k_disp):
+    valid = jax.numpy.asarray(valid)
+    state, m = train_chunk(state, sharding.put_stack(part, mesh), valid, rng)
+    outs.append((m, valid))
+  return state, {k: np.concatenate([np.asarray(jax.device_get(m[k]))[v]
+                                    for m, v in outs])
+                 for k in outs[0][0]}

@@ -53,7 +53,7 @@ def backend_started() -> bool:
 
 
 def setup_devices(batch_size: int) -> int:
-  """What `thesis-jax train` and `thesis_jax.train()` both call first: host
+  """What `thesis-jax train` and `thesis_jax.train_model()` both call first: host
   devices per configure_host_devices, unless JAX already started (then the
   devices it has are used, as with any JAX program)."""
   if backend_started():

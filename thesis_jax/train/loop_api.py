@@ -1,18 +1,15 @@
-"""What a training loop (`config.loop`) provides to the shared driver.
+"""What a training loop (`config.loop`) gives the shared driver.
 
 The driver (`driver.py`) owns everything loops share: data, devices, run
-folder, facts, checkpoints, resume, NaN handling, progress. A loop supplies
-pure jitted-step functions and turns their outputs into facts.
+folder, facts, checkpoints, resume, NaN handling, progress. A loop is a `Loop`
+value: pure step functions plus host functions that turn their outputs into
+facts. Loops are built by `loops/<name>.py:build(config, dataset)` from the
+pieces in `loop_parts.py`; `loops/__init__.py` lists them.
 """
 from __future__ import annotations
 
-import abc
 import dataclasses
 from typing import Any, Callable, Dict, Optional, Sequence
-
-from thesis_jax.registry import Registry
-
-LOOPS = Registry("training loop", "loop")
 
 
 @dataclasses.dataclass
@@ -30,40 +27,37 @@ class EpochRecord:
   extra: Dict[str, Any] = dataclasses.field(default_factory=dict)
 
 
-class Loop(abc.ABC):
-  """Base class; subclasses are registered in LOOPS by name.
+def keep_state(state, dataset, rng):
+  """The default `data_init`: nothing to initialise from data."""
+  return state
 
-  Pure functions (jitted by the driver):
+
+@dataclasses.dataclass
+class Loop:
+  """A training loop's functions (batch layout: see `loop_parts.py`).
+
+  Pure (jitted by the driver / inference):
     train_step(state, batch, rng) -> (state, metrics {name: scalar})
     eval_step(state, batch) -> sums (pytree of arrays, summed over batches)
-  Host functions:
+    score_step(state, batch) -> {score name: per-event array [B]}
+    reconstruct(state, batch) -> (x_hat [B,T,C], globals_hat [B,G] or None),
+      normalised units (training figures, inference)
+  Host:
     init_state(rng, dataset) -> TrainState
     data_init(state, dataset, rng) -> TrainState   (fresh runs only)
     record(train_metrics {name: np [S]}, val_sums) -> EpochRecord
-    test_metrics(test_sums) -> {name: float} with "test_loss"
-  Optional pure function for inference/anomaly scores:
-    score_step(state, batch) -> {name: per-event array [B]}
+    test_metrics(test_sums) -> {"test_loss": ..., ...}
+  `dataset` needs only num_types, n_tokens and norm for init_state.
   """
-  name: str = ""
-  metric_keys: Sequence[str] = ()
-
-  def __init__(self, config):
-    self.config = config
-
-  @abc.abstractmethod
-  def init_state(self, rng, dataset):
-    """-> TrainState (host-side init)."""
-
-  def data_init(self, state, dataset, rng):
-    return state
-
+  name: str
+  config: Any
+  model: Any
+  init_state: Callable
   train_step: Callable
   eval_step: Callable
-
-  @abc.abstractmethod
-  def record(self, train_metrics, val_sums) -> EpochRecord:
-    """Epoch numbers -> EpochRecord."""
-
-  @abc.abstractmethod
-  def test_metrics(self, test_sums) -> Dict[str, float]:
-    """Test sums -> {"test_loss": ..., ...}."""
+  score_step: Callable
+  reconstruct: Callable
+  record: Callable
+  test_metrics: Callable
+  data_init: Callable = keep_state
+  metric_keys: Sequence[str] = ("perplex",)

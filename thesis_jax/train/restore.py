@@ -11,7 +11,7 @@ from thesis_jax.data.normalization import Normalizer
 from thesis_jax.errors import OutputError
 from thesis_jax.train import rundir, sharding
 from thesis_jax.train.checkpoint import Checkpoints
-from thesis_jax.train.loop_api import LOOPS
+from thesis_jax.train.loops import LOOPS
 
 
 @dataclasses.dataclass
@@ -26,7 +26,7 @@ class DatasetInfo:
 class LoadedRun:
   run_dir: str
   config: Any
-  loop: Any          # a Loop instance (has eval_step, score_step, model, ...)
+  loop: Any          # a loop_api.Loop (eval_step, score_step, reconstruct, ...)
   state: Any         # TrainState, replicated over the local mesh
   norm: Normalizer
   info: DatasetInfo
@@ -35,7 +35,6 @@ class LoadedRun:
 
 def load_run(run_dir: str, which: str = "best") -> LoadedRun:
   """Restores the `best` (by val loss) or `last` checkpoint of a run."""
-  import thesis_jax.train.loops  # noqa: F401
   config = rundir.load_config(run_dir)
   ck_dir = os.path.join(run_dir, "checkpoints")
   if not os.path.isdir(ck_dir):
@@ -50,7 +49,7 @@ def load_run(run_dir: str, which: str = "best") -> LoadedRun:
   meta = ckpt.restore_meta(epoch)
   norm = Normalizer.from_dict(meta["normalization"])
   info = DatasetInfo(int(meta["num_types"]), int(meta["n_tokens"]), norm)
-  loop = LOOPS.get(config.loop)(config, info)
+  loop = LOOPS[config.loop].build(config, info)
   mesh = sharding.make_mesh()
   # The restore target needs shapes and shardings only: tracing the init
   # (eval_shape) avoids compiling it, most of a load's time on CPU.

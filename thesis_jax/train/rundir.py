@@ -1,4 +1,4 @@
-"""Run folders (spec §3): naming, creation, config snapshot, overrides."""
+"""Run folders (the original's layout): naming, creation, config snapshot, overrides."""
 from __future__ import annotations
 
 import datetime

@@ -6,7 +6,6 @@ import numpy as np
 
 from thesis_jax.monitoring.figures import (epoch_axis, has_data, maybe_log_y,
                                           new_figure, values, when)
-from thesis_jax.monitoring.registry import FAMILIES
 
 
 def _line(ax, arr, label, style="-o", **kw):
@@ -14,7 +13,6 @@ def _line(ax, arr, label, style="-o", **kw):
     ax.plot(np.arange(1, arr.size + 1), arr, style, ms=3, label=label, **kw)
 
 
-@FAMILIES.register("adversarial")
 def plot(ctx):
   h = ctx.histories
   d, g = values(h.get("d_loss")), values(h.get("g_loss"))

@@ -7,7 +7,6 @@ import numpy as np
 from thesis_jax.facts.schema import iter_events
 from thesis_jax.monitoring.figures import (Skip, count_axis, log_axis,
                                           new_figure, when)
-from thesis_jax.monitoring.registry import FAMILIES
 
 
 
@@ -34,7 +33,6 @@ def _perplexity(p: np.ndarray) -> float:
   return float(np.exp(-(p * np.log(p)).sum())) if p.size else float("nan")
 
 
-@FAMILIES.register("codebook")
 def plot(ctx):
   counts = _counts(ctx)
   if not counts:

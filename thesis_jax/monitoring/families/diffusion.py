@@ -8,13 +8,13 @@ loop (`loop.reconstruct`, DDIM with the EMA weights) and is skipped without it.
 """
 from __future__ import annotations
 
-import numpy as np
+import jax
 import matplotlib
+import numpy as np
 
 from thesis_jax.facts.schema import iter_events
 from thesis_jax.monitoring.figures import (epoch_axis, has_data, maybe_log_y,
                                           new_figure, values, when)
-from thesis_jax.monitoring.registry import FAMILIES
 
 N_EVENTS = 4
 _JITTED = {}
@@ -74,7 +74,6 @@ def _curves(ctx, levels):
 def _events(ctx):
   """eta-phi maps of a few validation events: true vs DDIM-reconstructed
   tokens (marker area ~ pT), physical units."""
-  import jax
   ds, loop = ctx.dataset, ctx.loop
   ev, raw = ds.splits["val"], ds.raw["val"]
   n_real = (ev.ids > 0).sum(1)
@@ -115,14 +114,12 @@ def _events(ctx):
   return fig
 
 
-@FAMILIES.register("diffusion")
 def plot(ctx):
   levels = _levels(ctx)
   if not levels:
     return []
   out = [("", _curves(ctx, levels))]
-  if (ctx.loop is not None and ctx.state is not None and ctx.dataset is not None
-      and hasattr(ctx.loop, "reconstruct")):
+  if ctx.loop is not None and ctx.state is not None and ctx.dataset is not None:
     fig = _events(ctx)
     if fig is not None:
       out.append(("events", fig))

@@ -5,10 +5,8 @@ import numpy as np
 
 from thesis_jax.monitoring.figures import (epoch_axis, has_data, maybe_log_y,
                                           new_figure, values, when)
-from thesis_jax.monitoring.registry import FAMILIES
 
 
-@FAMILIES.register("latency")
 def plot(ctx):
   h = ctx.histories
   t, thr = values(h.get("epoch_time_s")), values(h.get("throughput"))

@@ -5,14 +5,12 @@ import numpy as np
 
 from thesis_jax.monitoring.figures import (epoch_axis, has_data, maybe_log_y,
                                           new_figure, values, when)
-from thesis_jax.monitoring.registry import FAMILIES
 
 COMPONENTS = (("rec_tokens", "token reconstruction (MSE)"),
               ("rec_globals", "globals (MSE)"), ("commit", "VQ commitment"),
               ("codebook", "VQ codebook"))
 
 
-@FAMILIES.register("losses")
 def plot(ctx):
   h = ctx.histories
   tr, va = values(h.get("train_loss")), values(h.get("val_loss"))

@@ -6,14 +6,12 @@ import numpy as np
 
 from thesis_jax.monitoring.figures import (count_axis, epoch_axis, has_data,
                                           new_figure, values, when)
-from thesis_jax.monitoring.registry import FAMILIES
 
 NOT_METRICS = {"train_loss", "val_loss", "rec_tokens", "rec_globals", "commit",
                "codebook", "epoch_time_s", "throughput", "perplex",
                "train_perplex", "code_usage"}
 
 
-@FAMILIES.register("metrics")
 def plot(ctx):
   h = ctx.histories
   perp, tperp = values(h.get("perplex")), values(h.get("train_perplex"))

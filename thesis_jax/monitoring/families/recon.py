@@ -1,17 +1,16 @@
 """`recon`: true vs reconstructed token features and MET on validation events.
 
 Needs the live model: the driver passes `context={"loop", "state",
-"dataset"}`. A loop may define `reconstruct(state, batch) -> (x_hat [B,T,4],
-globals_hat [B,2] or None)` in normalised units; otherwise a loop with a
-`model` (the autoencoder) is applied directly. Without a context (or a model)
+"dataset"}` and the family calls `loop.reconstruct(state, batch) -> (x_hat
+[B,T,4], globals_hat [B,2] or None)` (normalised units). Without a context
 the family plots nothing.
 """
 from __future__ import annotations
 
+import jax
 import numpy as np
 
 from thesis_jax.monitoring.figures import count_axis, new_figure, when
-from thesis_jax.monitoring.registry import FAMILIES
 
 N_EVENTS = 512
 FEATURES = (("E", "E [GeV]"), ("$p_T$", "$p_T$ [GeV]"), (r"$\eta$", r"$\eta$"),
@@ -22,18 +21,8 @@ _JITTED = {}
 def _forward(loop):
   key = id(loop)
   if key not in _JITTED:
-    import jax
-    if hasattr(loop, "reconstruct"):
-      fn = loop.reconstruct
-    else:
-      from thesis_jax.train.ae_steps import apply_model
-
-      def fn(state, batch):
-        out, _ = apply_model(loop.model, state.params, state.model_state,
-                             batch, None, False)
-        return out.x_hat, out.globals_hat
     _JITTED.clear()   # one live loop at a time
-    _JITTED[key] = jax.jit(fn)
+    _JITTED[key] = jax.jit(loop.reconstruct)
   return _JITTED[key]
 
 
@@ -55,11 +44,8 @@ def sample(loop, state, dataset, n: int = N_EVENTS):
   return out
 
 
-@FAMILIES.register("recon")
 def plot(ctx):
   if ctx.loop is None or ctx.state is None or ctx.dataset is None:
-    return []
-  if not (hasattr(ctx.loop, "reconstruct") or hasattr(ctx.loop, "model")):
     return []
   s = sample(ctx.loop, ctx.state, ctx.dataset)
   m = s["mask"]

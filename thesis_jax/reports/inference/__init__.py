@@ -1,4 +1,4 @@
-"""Inference and anomaly detection for reports (issue 3, items 3-4).
+"""Inference and anomaly detection for reports.
 
   from thesis_jax.reports.inference import run_inference
   summary = run_inference(runs, config.inference, out_dir)

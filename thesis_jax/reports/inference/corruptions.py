@@ -23,17 +23,14 @@ head can see the mismatch.
 from __future__ import annotations
 
 import zlib
-from typing import Callable
+from typing import Callable, Dict
 
 import numpy as np
 
 from thesis_jax.data.layout import Events
-from thesis_jax.errors import ConfigError
-from thesis_jax.registry import Registry
+from thesis_jax.errors import ConfigError, lookup
 
 Corruption = Callable[[Events, float, np.random.Generator], Events]
-CORRUPTIONS: Registry[Corruption] = Registry("corruption",
-                                             "inference.strategies")
 # Axis label of each strategy's strength (figures).
 STRENGTH_UNITS = {
     "gaussian_noise": "rel. sigma of E, pT = abs. sigma of eta, phi [rad]",
@@ -54,7 +51,7 @@ def make_rng(seed: int, name: str, strength: float) -> np.random.Generator:
 
 def apply(name: str, ev: Events, strength: float, seed: int) -> Events:
   """Looks up `name`, checks `strength` and applies it with its own stream."""
-  fn = CORRUPTIONS.get(name)
+  fn = lookup(CORRUPTIONS, name, "corruption", "inference.strategies")
   s = float(strength)
   if not np.isfinite(s) or s < 0:
     raise ConfigError(f"inference.strategies.{name}: strength must be a "
@@ -91,7 +88,6 @@ def _take(a, order):
   return np.take_along_axis(a, idx, axis=1)
 
 
-@CORRUPTIONS.register("gaussian_noise")
 def gaussian_noise(ev: Events, strength: float, rng) -> Events:
   """E, pT relative smearing; eta, phi absolute (radians for phi)."""
   if strength == 0:
@@ -108,7 +104,6 @@ def gaussian_noise(ev: Events, strength: float, rng) -> Events:
   return Events(ev.ids.copy(), np.where(real, new, ev.cont), ev.globals.copy())
 
 
-@CORRUPTIONS.register("token_shuffle")
 @_fraction
 def token_shuffle(ev: Events, strength: float, rng) -> Events:
   """A random permutation of the real tokens in a fraction of events (ids
@@ -124,7 +119,6 @@ def token_shuffle(ev: Events, strength: float, rng) -> Events:
   return Events(_take(ev.ids, perm), _take(ev.cont, perm), ev.globals.copy())
 
 
-@CORRUPTIONS.register("drop_tokens")
 @_fraction
 def drop_tokens(ev: Events, strength: float, rng) -> Events:
   """Each real token is removed with probability `strength` (set to padding:
@@ -144,7 +138,6 @@ def drop_tokens(ev: Events, strength: float, rng) -> Events:
   return Events(_take(ids, order), _take(cont, order), ev.globals.copy())
 
 
-@CORRUPTIONS.register("swap_id_cont_pairs")
 @_fraction
 def swap_id_cont_pairs(ev: Events, strength: float, rng) -> Events:
   """In a fraction of events the type ids are rotated among the real tokens
@@ -169,7 +162,6 @@ def swap_id_cont_pairs(ev: Events, strength: float, rng) -> Events:
   return Events(ids, ev.cont.copy(), ev.globals.copy())
 
 
-@CORRUPTIONS.register("met_scramble")
 @_fraction
 def met_scramble(ev: Events, strength: float, rng) -> Events:
   """(MET, MET phi) of a fraction of events replaced by another event's."""
@@ -181,3 +173,13 @@ def met_scramble(ev: Events, strength: float, rng) -> Events:
     other = np.where(other == i, (i + 1) % n, other)
   glob = np.where(chosen[:, None], ev.globals[other], ev.globals)
   return Events(ev.ids.copy(), ev.cont.copy(), glob.astype(ev.globals.dtype))
+
+
+# `inference.strategies` names -> corruption(ev, strength, rng) -> Events.
+CORRUPTIONS: Dict[str, Corruption] = {
+    "gaussian_noise": gaussian_noise,
+    "token_shuffle": token_shuffle,
+    "drop_tokens": drop_tokens,
+    "swap_id_cont_pairs": swap_id_cont_pairs,
+    "met_scramble": met_scramble,
+}

@@ -17,10 +17,11 @@ from typing import Dict, List, Tuple
 
 import numpy as np
 
+from thesis_jax.config_tools import split_list
 from thesis_jax.data import h5
 from thesis_jax.data.layout import Events
 from thesis_jax.data.pipeline import SPLITS, load_raw
-from thesis_jax.errors import ConfigError, DataError
+from thesis_jax.errors import ConfigError, DataError, lookup
 from thesis_jax.reports.inference import bootstrap, corruptions, figures, metrics
 from thesis_jax.reports.inference.baselines import Baselines
 from thesis_jax.reports.inference.prior_scores import (PriorScorer,
@@ -42,23 +43,15 @@ def strategy_list(cfg) -> List[Tuple[str, Tuple[float, ...]]]:
   non-empty entries, names checked against CORRUPTIONS."""
   out = []
   for name, strengths in cfg.strategies.items():
-    if name not in corruptions.CORRUPTIONS:
-      corruptions.CORRUPTIONS.get(name)          # raises with the valid names
-    if isinstance(strengths, (int, float)):
-      strengths = (strengths,)
-    if isinstance(strengths, str):
-      strengths = tuple(float(s) for s in strengths.split(",") if s.strip())
-    vals = tuple(float(s) for s in strengths)
+    lookup(corruptions.CORRUPTIONS, name, "corruption", "inference.strategies")
+    vals = tuple(float(s) for s in split_list(strengths))
     if vals:
       out.append((name, vals))
   return out
 
 
 def anomaly_file_list(cfg) -> List[str]:
-  raw = cfg.get("anomaly_files", "") or ""
-  if isinstance(raw, (list, tuple)):
-    raw = ",".join(raw)
-  return [p.strip() for p in str(raw).split(",") if p.strip()]
+  return [str(p) for p in split_list(cfg.get("anomaly_files", "") or "")]
 
 
 def _finite(x):

@@ -1,19 +1,7 @@
-"""The plot-family registry and what a family receives.
+"""What a plot family receives: `PlotContext`.
 
 A family is a function `plot(ctx: PlotContext) -> list[(suffix, Figure)]`
-registered by name; `logging.families` selects families, `logging.moments`
-the facts moments that trigger them. Add one by dropping a module into
-`thesis_jax/monitoring/families/` (every module there is imported):
-
-    from thesis_jax.monitoring.registry import FAMILIES
-
-    @FAMILIES.register("adversarial")
-    def plot(ctx):
-      h = ctx.histories                   # {key: [per-epoch values]}
-      fig, ax = new_figure()
-      ...
-      return [("", fig)]                  # [] when there is nothing to plot
-
+([] when there is nothing to plot); `orchestrator.FAMILIES` lists them by name.
 Files: `{run_dir}/train_figures/{family}-{moment}-e{epoch:03d}[-{suffix}].png`,
 epoch counted from 1. A family that cannot draw a run raises
 `figures.Skip(reason)` (printed once).
@@ -21,18 +9,15 @@ epoch counted from 1. A family that cannot draw a run raises
 from __future__ import annotations
 
 import dataclasses
+import os
 from typing import Any, Dict, Optional
-
-from thesis_jax.registry import Registry
-
-FAMILIES = Registry("plot family", "logging.families")
 
 
 @dataclasses.dataclass
 class PlotContext:
   """moment: facts moment; payload: the facts event (schema v1);
   loop/state/dataset: the live training objects when the driver passes them
-  (needed by `recon`), else None."""
+  (`recon` and `diffusion` call `loop.reconstruct(state, batch)`), else None."""
   run_dir: str
   moment: str
   payload: Dict[str, Any]
@@ -51,5 +36,4 @@ class PlotContext:
 
   @property
   def run_name(self) -> str:
-    import os
     return os.path.basename(os.path.normpath(self.run_dir))

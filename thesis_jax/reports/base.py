@@ -1,8 +1,8 @@
-"""The report registry and the interface a report implements.
+"""The interface a report implements.
 
-A report is a `Report` subclass registered by name (`config.report`):
+A report is a `Report` subclass listed by name (`config.report`) in
+`driver.REPORTS`:
 
-    @REPORTS.register("compare_tokenizers")
     class CompareTokenizers(Report):
       def check(self, runs, config): ...          # raise ConfigError early
       def figures(self, runs, config, fig_dir): ...   # -> [png paths]
@@ -16,10 +16,6 @@ manifest and backlinks; a report only computes and draws.
 from __future__ import annotations
 
 from typing import Any, Dict, List
-
-from thesis_jax.registry import Registry
-
-REPORTS = Registry("report", "report")
 
 
 class Report:
