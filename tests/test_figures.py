@@ -114,7 +114,7 @@ def test_training_families(tmp_path, drawn):
 
 def test_adversarial_and_diffusion_families(tmp_path, drawn):
   from thesis_jax.monitoring.families import adversarial, diffusion
-  from thesis_jax.monitoring.registry import PlotContext
+  from thesis_jax.monitoring import PlotContext
   n = 4
   h = {"train_loss": [1.0, 0.8, 0.7, 0.6], "val_loss": [1.1, 0.9, 0.8, 0.7],
        "d_loss": [0.7] * n, "g_loss": [0.8] * n, "d_real": [0.3] * n,
