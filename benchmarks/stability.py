@@ -75,7 +75,7 @@ def main() -> int:
           sets.append(f"phase1.trainer.epochs={epochs}")
         apply_assignments(c, sets + list(args.set))
         t0 = time.perf_counter()
-        r = thesis_jax.train(c)
+        r = thesis_jax.train_model(c)
         val = [float(v) for v in r.histories["val_loss"]]
         ratio, ep = worst_jump(val)
         ok = ratio <= RATIO

@@ -334,7 +334,7 @@ def test_bad_data_fails_before_any_folder(tmp_path):
   out = tmp_path / "out"
   cfg = tiny_config(out, **{"data.path": str(path), "data.n_tokens": 3})
   with pytest.raises(DataError, match="X_train: type id 3e\\+09 at row 5"):
-    thesis_jax.train(cfg)
+    thesis_jax.train_model(cfg)
   assert not out.exists()
 
 

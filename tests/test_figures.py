@@ -91,7 +91,7 @@ def _families_run(tmp_path, epochs):
                                "experiment.name": f"figs{epochs}"})
   c.data.synthetic.update(n_train=256, n_val=128, n_test=128)
   c.phase1.latent_space.kmeans_init = False
-  return thesis_jax.train(c)
+  return thesis_jax.train_model(c)
 
 
 @pytest.mark.slow
