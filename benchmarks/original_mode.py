@@ -40,7 +40,7 @@ def run_one(latent: str, seed: int, epochs: int, out: str):
   c.phase1.trainer.update(epochs=epochs, seed=seed)
   c.logging.update(output_root=out, progress=False, save_artifacts=False)
   c.experiment.name = f"orig_{latent}_seed{seed}"
-  h = thesis_jax.train(c).histories
+  h = thesis_jax.train_model(c).histories
   perp = h.get("perplex") or [None]
   return {"val_loss": min(h["val_loss"]), "rec_tokens": min(h["rec_tokens"]),
           "perplex": perp[-1]}

@@ -6,7 +6,7 @@ from configs.default import get_config
 from thesis_jax.data import synthetic
 from thesis_jax.data.normalization import Normalizer
 from thesis_jax.data.pipeline import as_dict
-from thesis_jax.train.ae_loop import AELoop
+from thesis_jax.train.loops import ae
 from thesis_jax.train.restore import DatasetInfo
 
 
@@ -25,7 +25,7 @@ def test_weight_masked_last_batch_equals_the_short_batch():
   ev = synthetic.make_events(5, 18, seed=3)
   norm = Normalizer.fit(ev, normalize_globals=False)
   info = DatasetInfo(num_types=int(ev.ids.max()) + 1, n_tokens=18, norm=norm)
-  loop = AELoop(_tiny_original(), info)
+  loop = ae.build(_tiny_original(), info)
   state = loop.init_state(jax.random.PRNGKey(0), info)
   short = dict(as_dict(norm.apply(ev)), weight=np.ones(5, np.float32))
   padded = {k: np.concatenate([v, v[:3]]) for k, v in short.items()}
