@@ -129,7 +129,7 @@ def test_scorer_packed_equals_dense():
   v = model.init(jax.random.PRNGKey(0), st["cont"][0], st["ids"][0])
   state = init_state(v["params"], {k: x for k, x in v.items() if k != "params"},
                      make_optimizer(p.trainer))
-  step = lambda s, b: ae_steps.event_errors(model, s.params, s.model_state, b)
+  step = lambda s, b: ae.score_step(model, s, b)
   dense = Scorer(step, state, batch_size=40, steps=2)(ev)
   packed = Scorer(step, state, batch_size=40, steps=2, pack=Packer())(ev)
   assert dense["mse"].shape == (len(ev),)
