@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
+import sys
 import time
 from typing import Any, Callable, Dict, Optional, Sequence
 
@@ -17,10 +18,11 @@ import numpy as np
 
 from thesis_jax.config_tools import resolve_paths
 from thesis_jax.data.pipeline import eval_stack, load_dataset, train_stack
-from thesis_jax.errors import ConfigError, NonFiniteLossError
+from thesis_jax.errors import NonFiniteLossError
 from thesis_jax.facts.schema import EpochFacts, build_event, make_meta
 from thesis_jax.facts.writers import FactsWriter
-from thesis_jax.train import distributed, rundir, scan, sharding
+from thesis_jax.train import (distributed, preemption, resume, rundir, scan,
+                              sharding)
 from thesis_jax.train.checkpoint import Checkpoints, abstract_like
 from thesis_jax.train.config_check import validate_config
 from thesis_jax.train.history import RunHistory
@@ -54,39 +56,36 @@ def _peak_memory_mib() -> Optional[float]:
   return stats["peak_bytes_in_use"] / 2 ** 20
 
 
-def _resolve_run_dir(config) -> tuple[str, bool]:
-  """-> (run_dir, resuming)."""
-  lg, tr = config.logging, config.phase1.trainer
-  if tr.resume:
-    path = lg.run_dir or rundir.latest_unfinished(lg.output_root,
-                                                  config.experiment.name)
-    if not path:
-      raise ConfigError(
-          "phase1.trainer.resume=True but no unfinished run named "
-          f"'{config.experiment.name}' under {lg.output_root}/runs; "
-          "set logging.run_dir")
-    if not os.path.isdir(os.path.join(path, "checkpoints")):
-      raise ConfigError(f"{path}: no checkpoints to resume from "
-                        "(phase1.trainer.resume)")
-    return path, True
+def _new_run_dir(config) -> str:
+  """`logging.run_dir` or a new folder made atomically by process 0."""
+  lg = config.logging
   if lg.run_dir:
-    return lg.run_dir, False
+    return lg.run_dir
   path = (rundir.new_run_dir(lg.output_root, config.experiment.name)
-          if jax.process_index() == 0 else "")   # one folder, made atomically
-  return distributed.broadcast_str(path), False
+          if jax.process_index() == 0 else "")
+  return distributed.broadcast_str(path)
 
 
-def train(config, overrides: Sequence[str] = (), *,
+def train(config, overrides: Optional[Sequence[str]] = None, *,
           on_event: Optional[EventHook] = None) -> TrainResult:
   """Trains `config.loop` on `config.data`; returns the run's key numbers.
 
+  overrides: the command line's `key=value` flags (recorded in
+  overrides.yaml; on resume, the keys the caller asks to change, see
+  train/resume.py). SIGTERM/SIGINT stop it cleanly (train/preemption.py).
   on_event(moment, payload, context): called on process 0 after each facts
   event is written (e.g. training figures, `monitoring.figure_hook`);
   context = {"loop", "state", "dataset"}.
   """
+  with preemption.StopSignals() as stop:
+    return _train(config, overrides, on_event, stop)
+
+
+def _train(config, overrides, on_event, stop) -> TrainResult:
   validate_config(config)
   config = config.copy_and_resolve_references()   # the caller's stays as is
   typed_paths = resolve_paths(config)   # absolute: the run works from anywhere
+  config, resume_dir = resume.prepare(config, overrides)
   distributed.maybe_initialize(config.distributed)
   dataset = load_dataset(config.data)
   loop = LOOPS[config.loop].build(config, dataset)
@@ -98,7 +97,8 @@ def train(config, overrides: Sequence[str] = (), *,
   pidx, pcount = jax.process_index(), jax.process_count()
   is_main = pidx == 0
 
-  run_dir, resuming = _resolve_run_dir(config)
+  resuming = resume_dir is not None
+  run_dir = resume_dir or _new_run_dir(config)
   if is_main:
     rundir.ensure_writable_dir(run_dir, "logging.output_root/run_dir")
   progress = Progress(int(tr.epochs), enabled=bool(lg.progress) and is_main)
@@ -124,11 +124,9 @@ def train(config, overrides: Sequence[str] = (), *,
   start_epoch = 0
 
   if resuming:
-    last = ckpt.latest_epoch()
-    if last is None:
-      raise ConfigError(f"{run_dir}: no checkpoint to resume from")
-    state, cmeta = ckpt.restore(last, abstract_like(
-        sharding.replicate(state, mesh)))
+    last, state, cmeta = ckpt.restore_newest_good(
+        abstract_like(sharding.replicate(state, mesh)),
+        lambda line: print(line, file=sys.stderr, flush=True))
     book = RunHistory.from_checkpoint_meta(cmeta, meta["run_id"])
     start_epoch = last + 1
     meta["run_id"] = book.run_id
@@ -136,7 +134,7 @@ def train(config, overrides: Sequence[str] = (), *,
     progress.print(f"resuming {run_dir} after epoch {last + 1}")
   else:
     if is_main:
-      rundir.write_config(run_dir, config, overrides, typed_paths)
+      rundir.write_config(run_dir, config, overrides or (), typed_paths)
       dataset.norm.save(os.path.join(run_dir, "normalization.json"))
     state = loop.data_init(state, dataset, k_data)
     emit(build_event("on_start", run_dir, meta=meta, epoch=None, step=0))
@@ -169,8 +167,11 @@ def train(config, overrides: Sequence[str] = (), *,
   for epoch in range(start_epoch, int(tr.epochs)):
     t0 = time.perf_counter()
     stack = train_stack(dataset.splits["train"], bsz, seed, epoch, pidx, pcount)
-    state, train_metrics = _train_epoch(train_chunk, state, stack, k_disp,
-                                        k_steps, mesh)
+    done = _train_epoch(train_chunk, state, stack, k_disp, k_steps, mesh,
+                        lambda: stop.requested(pcount))
+    if done is None:
+      break       # the epoch is abandoned: the newest checkpoint is complete
+    state, train_metrics = done
     t_train = time.perf_counter() - t0
     val_sums = evaluate(state, "val")
     epoch_time = time.perf_counter() - t0
@@ -200,7 +201,13 @@ def train(config, overrides: Sequence[str] = (), *,
       ckpt.save(epoch, state, book.checkpoint_meta(epoch, dataset, config.loop),
                 rec.val_loss)
     progress.epoch(epoch, rec, epoch_time, throughput)
+    if epoch + 1 < int(tr.epochs) and stop.agreed(pcount):
+      break
 
+  if stop.signum is not None and len(book.histories.get("val_loss", ())) < int(tr.epochs):
+    if ckpt:
+      ckpt.close()
+    raise preemption.stopped(stop, run_dir, ckpt.latest_epoch() if ckpt else None)
   if best_state is None:   # resumed after the best epoch: reload it
     if ckpt is None or ckpt.best_epoch() is None:
       best_state = state
@@ -226,11 +233,14 @@ def train(config, overrides: Sequence[str] = (), *,
                      test, book.histories)
 
 
-def _train_epoch(train_chunk, state, stack, k_disp, rng, mesh):
+def _train_epoch(train_chunk, state, stack, k_disp, rng, mesh, stop_now):
   """Runs one epoch's batch stack in chunks of k_disp steps -> (state,
-  {metric: np [steps]}) (padding steps dropped)."""
+  {metric: np [steps]}) (padding steps dropped), or None if `stop_now()`
+  turned true before a chunk (a stop signal: the epoch is abandoned)."""
   outs = []
   for part, valid in scan.chunks(stack, k_disp):
+    if stop_now():
+      return None
     valid = jax.numpy.asarray(valid)
     state, m = train_chunk(state, sharding.put_stack(part, mesh), valid, rng)
     outs.append((m, valid))

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import datetime
-import glob
 import itertools
 import os
 import re
@@ -121,15 +120,6 @@ def read_overrides(run_dir: str) -> list:
 def is_finished(run_dir: str) -> bool:
   """True once the run's facts hold `on_train_end`."""
   return any(ev.get("moment") == "on_train_end" for ev in iter_events(run_dir))
-
-
-def latest_unfinished(output_root: str, name: str) -> Optional[str]:
-  """Newest `run_*_{name}` folder under output_root/runs without on_train_end."""
-  cands = sorted(glob.glob(os.path.join(output_root, "runs", f"run_*_{name}")))
-  for path in reversed(cands):
-    if not is_finished(path):
-      return path
-  return None
 
 
 def load_config(run_dir: str):
