@@ -57,7 +57,7 @@ def test_one_unique_name_helper_for_runs_sweeps_reports(tmp_path):
   assert (os.path.isdir(a), b) == (True, a + "_2")
   e1 = state.new_exp_dir(str(tmp_path), "x", "20260101-000000")
   e2 = state.new_exp_dir(str(tmp_path), "x", "20260101-000000")
-  assert e2 == e1 + "_2" and os.path.isdir(os.path.join(e2, "runs"))
+  assert e2 == e1 + "_2" and os.path.isdir(os.path.join(e2, "logs"))
   blocker = tmp_path / "file"
   blocker.write_text("")
   with pytest.raises(OutputError, match="logging.output_root"):
@@ -126,7 +126,8 @@ def test_launchers_send_sigterm_and_resume_requeued_tasks(small_sweep):
 
 @pytest.mark.parametrize("field,value", [
     ("run_dir", "../../../victim"), ("run_dir", "/tmp/victim_abs"),
-    ("run_dir", "."), ("run_dir", "runs"), ("run_dir", "runs/a/../../../v"),
+    ("run_dir", "."), ("run_dir", "logs"), ("run_dir", "runs"),
+    ("run_dir", "run_x/../../v"), ("run_dir", "runs/a/../../../v"),
     ("log", "../victim.log"), ("overrides", ["logging.run_dir=/victim"])])
 def test_hostile_sweep_json_touches_nothing(small_sweep, tmp_path, field, value):
   exp, sw = small_sweep

@@ -68,9 +68,10 @@ _RESERVED = ("logging.run_dir", "logging.output_root", "phase1.trainer.resume")
 
 def check_jobs(exp_dir: str, sweep: Dict[str, Any]) -> None:
   """Raises OutputError (one line naming sweep.json and the job) unless every
-  job's run_dir lies inside `{exp}/runs/`, its log inside `{exp}/logs/`, and
-  its overrides leave _RESERVED alone: a hand-edited or hostile sweep.json
-  must never make --resume delete or write outside the sweep folder."""
+  job's run_dir is a `run_*` folder directly inside the exp folder (or its
+  `runs/`, the older layout), its log inside `logs/`, and its overrides leave
+  _RESERVED alone: a hand-edited or hostile sweep.json must never make
+  --resume delete or write outside the sweep folder."""
   where = os.path.join(exp_dir, SWEEP_JSON)
   jobs = sweep.get("jobs") if isinstance(sweep, dict) else None
   if not isinstance(jobs, list):
@@ -78,8 +79,9 @@ def check_jobs(exp_dir: str, sweep: Dict[str, Any]) -> None:
   for n, job in enumerate(jobs):
     if not isinstance(job, dict) or job.get("job") != n:
       raise OutputError(f"{where}: jobs[{n}] is not job {n}")
-    for field, sub in (("run_dir", "runs"), ("log", "logs")):
-      _inside(exp_dir, sub, job.get(field), f"{where}: job {n} {field}")
+    _inside(exp_dir, ("", "runs"), "run_", job.get("run_dir"),
+            f"{where}: job {n} run_dir")
+    _inside(exp_dir, ("logs",), "", job.get("log"), f"{where}: job {n} log")
     ovs = job.get("overrides")
     if not isinstance(ovs, list) or not all(isinstance(o, str) for o in ovs):
       raise OutputError(f"{where}: job {n} overrides must be a list of strings")
@@ -89,15 +91,19 @@ def check_jobs(exp_dir: str, sweep: Dict[str, Any]) -> None:
                           "in a sweep (it would move or restart the job)")
 
 
-def _inside(exp_dir: str, sub: str, rel, what: str) -> None:
-  root = os.path.realpath(os.path.join(exp_dir, sub))
-  ok = isinstance(rel, str) and rel and not os.path.isabs(rel)
+def _inside(exp_dir: str, parents, prefix: str, rel, what: str) -> None:
+  """`rel` (relative) must resolve, symlinks followed, to a `prefix*` entry
+  directly inside one of exp_dir's `parents` folders."""
+  roots = {os.path.realpath(os.path.join(exp_dir, p)) for p in parents}
+  ok = isinstance(rel, str) and bool(rel) and not os.path.isabs(rel)
   if ok:
     full = os.path.realpath(os.path.join(exp_dir, rel))
-    ok = os.path.dirname(full) == root
+    ok = (os.path.dirname(full) in roots
+          and os.path.basename(full).startswith(prefix))
   if not ok:
-    raise OutputError(f"{what} {rel!r} is not a folder directly inside "
-                      f"{os.path.join(exp_dir, sub)}; refusing to touch it")
+    inside = " or ".join(os.path.join(exp_dir, p) for p in parents)
+    raise OutputError(f"{what} {rel!r} is not a {prefix or 'file'}* entry "
+                      f"directly inside {inside}; refusing to touch it")
 
 
 def has_checkpoint(run_dir: str) -> bool:
