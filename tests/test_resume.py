@@ -144,7 +144,7 @@ def test_signal_mid_epoch_saves_and_resumes_exactly(tmp_path, reference,
   assert err.value.exit_code == PREEMPTED_EXIT == 75 and "\n" not in msg
   assert f"stopped by {sig.name}; epochs 1-1 are saved in {rd}" in msg
   assert f"--config.logging.run_dir={rd} --config.phase1.trainer.resume=True" in msg
-  assert sorted(os.listdir(os.path.join(rd, "checkpoints"))) == ["0"]
+  assert sorted(os.listdir(os.path.join(rd, "checkpoints"))) == ["1"]
   assert [e["moment"] for e in events(rd)] == ["on_start", "on_epoch_end"]
   assert scalar_epochs(rd) == [0, 0]
   assert signal.getsignal(sig) is handler          # handlers restored
@@ -180,11 +180,12 @@ def test_sigterm_cli_exit_code_and_printed_resume_command(tmp_path):
   rd = only_run(tmp_path)
   assert not [n for n in os.listdir(os.path.join(rd, "checkpoints"))
               if not n.isdigit()]                     # no temporary folder
-  last = max(int(n) for n in os.listdir(os.path.join(rd, "checkpoints")))
+  done = max(int(n) for n in os.listdir(os.path.join(rd, "checkpoints")))
+  assert f"epochs 1-{done} are saved" in line[0]
   assert [e["epoch"] for e in events(rd) if e["moment"] == "on_epoch_end"] == \
-      list(range(last + 1))
+      list(range(done))                              # facts: 0-based epochs
   # the printed command resumes (here with a reachable number of epochs)
-  argv = cmd.split()[1:] + [f"--config.phase1.trainer.epochs={last + 2}"]
+  argv = cmd.split()[1:] + [f"--config.phase1.trainer.epochs={done + 1}"]
   q = subprocess.run([sys.executable, *argv], cwd=ROOT, capture_output=True,
                      text=True, timeout=300)
   assert q.returncode == 0, q.stderr[-3000:]
@@ -213,18 +214,18 @@ def test_damaged_newest_checkpoint_falls_back_and_truncates_facts(
     thesis_jax.train(cfg(tmp_path))
   undo()
   rd = only_run(tmp_path)
-  assert sorted(os.listdir(os.path.join(rd, "checkpoints"))) == ["0", "1"]
-  d = os.path.join(rd, "checkpoints", "1", "state", "ocdbt.process_0", "d")
+  assert sorted(os.listdir(os.path.join(rd, "checkpoints"))) == ["1", "2"]
+  d = os.path.join(rd, "checkpoints", "2", "state", "ocdbt.process_0", "d")
   for f in os.listdir(d):                                # garbage bytes
     with open(os.path.join(d, f), "r+b") as fh:
       fh.write(os.urandom(os.path.getsize(os.path.join(d, f))))
   res = thesis_jax.train(cfg(tmp_path, **{"phase1.trainer.resume": True}))
   warn = [l for l in capsys.readouterr().err.splitlines() if "warning:" in l]
-  assert len(warn) == 1 and "checkpoints/1" in warn[0] and "checkpoints/0" in warn[0]
+  assert len(warn) == 1 and "checkpoints/2" in warn[0] and "checkpoints/1" in warn[0]
   _same_numbers(res, reference)
   assert [e["epoch"] for e in events(rd) if e["moment"] == "on_epoch_end"] == [0, 1, 2]
   assert scalar_epochs(rd) == [0, 0, 1, 1, 2, 2]
-  assert os.listdir(os.path.join(rd, "checkpoints_damaged")) == ["1"]
+  assert os.listdir(os.path.join(rd, "checkpoints_damaged")) == ["2"]
 
 
 # -------------------------------------------------- 5. full disk during a run
