@@ -49,7 +49,7 @@ def only_run(root):
 
 @pytest.fixture(scope="module")
 def reference(tmp_path_factory):
-  return thesis_jax.train(cfg(tmp_path_factory.mktemp("ref")))
+  return thesis_jax.train_model(cfg(tmp_path_factory.mktemp("ref")))
 
 
 def _same_numbers(res, ref):
@@ -87,7 +87,7 @@ def test_fresh_run_never_reuses_a_folder_with_epochs(tmp_path):
 
 @pytest.mark.slow
 def test_resume_restores_own_config_and_refuses_unsafe_changes(tmp_path, reference):
-  first = thesis_jax.train(cfg(tmp_path, **{"phase1.trainer.epochs": 2}),
+  first = thesis_jax.train_model(cfg(tmp_path, **{"phase1.trainer.epochs": 2}),
                            ["phase1.trainer.epochs=2"])
   rd = first.run_dir
   before = sorted(os.listdir(rd)), open(os.path.join(rd, "cfg.yaml")).read()
@@ -98,15 +98,15 @@ def test_resume_restores_own_config_and_refuses_unsafe_changes(tmp_path, referen
   other.logging.run_dir = rd                 # a finished run gets more epochs
   with pytest.raises(ConfigError, match=r"cannot change on resume: "
                      r"phase1\.trainer\.lr \(changeable"):
-    thesis_jax.train(other, ["phase1.trainer.lr=0.5", "phase1.trainer.resume=True",
+    thesis_jax.train_model(other, ["phase1.trainer.lr=0.5", "phase1.trainer.resume=True",
                              f"logging.run_dir={rd}"])
   other.phase1.trainer.epochs = 1
   with pytest.raises(ConfigError, match="epochs=1 is below the 2 epoch"):
-    thesis_jax.train(other, ["phase1.trainer.epochs=1"])
+    thesis_jax.train_model(other, ["phase1.trainer.epochs=1"])
   other.phase1.trainer.epochs = 3
   assert (sorted(os.listdir(rd)), open(os.path.join(rd, "cfg.yaml")).read()) == before
   # safe: more epochs; the base's other data and lr are ignored (cfg.yaml wins)
-  res = thesis_jax.train(other, ["phase1.trainer.epochs=3",
+  res = thesis_jax.train_model(other, ["phase1.trainer.epochs=3",
                                  "phase1.trainer.resume=True"])
   assert res.run_dir == rd
   _same_numbers(res, reference)
@@ -137,7 +137,7 @@ def test_signal_mid_epoch_saves_and_resumes_exactly(tmp_path, reference,
   c = cfg(tmp_path, **{"phase1.trainer.steps_per_dispatch": 1})
   handler = signal.getsignal(sig)
   with pytest.raises(Preempted) as err:
-    thesis_jax.train(c)
+    thesis_jax.train_model(c)
   monkeypatch.setattr(scan, "chunks", orig)
   rd = only_run(tmp_path)
   msg = str(err.value)
@@ -148,7 +148,7 @@ def test_signal_mid_epoch_saves_and_resumes_exactly(tmp_path, reference,
   assert [e["moment"] for e in events(rd)] == ["on_start", "on_epoch_end"]
   assert scalar_epochs(rd) == [0, 0]
   assert signal.getsignal(sig) is handler          # handlers restored
-  res = thesis_jax.train(cfg(tmp_path, **{"phase1.trainer.resume": True}))
+  res = thesis_jax.train_model(cfg(tmp_path, **{"phase1.trainer.resume": True}))
   _same_numbers(res, reference)
 
 
@@ -211,7 +211,7 @@ def test_damaged_newest_checkpoint_falls_back_and_truncates_facts(
     tmp_path, reference, monkeypatch, capsys):
   undo = _stop_after(monkeypatch, 2)
   with pytest.raises(KeyboardInterrupt):
-    thesis_jax.train(cfg(tmp_path))
+    thesis_jax.train_model(cfg(tmp_path))
   undo()
   rd = only_run(tmp_path)
   assert sorted(os.listdir(os.path.join(rd, "checkpoints"))) == ["1", "2"]
@@ -219,7 +219,7 @@ def test_damaged_newest_checkpoint_falls_back_and_truncates_facts(
   for f in os.listdir(d):                                # garbage bytes
     with open(os.path.join(d, f), "r+b") as fh:
       fh.write(os.urandom(os.path.getsize(os.path.join(d, f))))
-  res = thesis_jax.train(cfg(tmp_path, **{"phase1.trainer.resume": True}))
+  res = thesis_jax.train_model(cfg(tmp_path, **{"phase1.trainer.resume": True}))
   warn = [l for l in capsys.readouterr().err.splitlines() if "warning:" in l]
   assert len(warn) == 1 and "checkpoints/2" in warn[0] and "checkpoints/1" in warn[0]
   _same_numbers(res, reference)
@@ -245,10 +245,10 @@ def test_full_disk_mid_run_then_resume(tmp_path, reference, monkeypatch):
     return real(fd, data)
   monkeypatch.setattr(writers.os, "write", write)
   with pytest.raises(OutputError, match="facts: cannot write facts: No space"):
-    thesis_jax.train(cfg(tmp_path))
+    thesis_jax.train_model(cfg(tmp_path))
   monkeypatch.setattr(writers.os, "write", real)
   rd = only_run(tmp_path)
   assert [e["moment"] for e in events(rd)] == ["on_start", "on_epoch_end"]
   assert scalar_epochs(rd) == [0, 0]             # not an epoch ahead
-  res = thesis_jax.train(cfg(tmp_path, **{"phase1.trainer.resume": True}))
+  res = thesis_jax.train_model(cfg(tmp_path, **{"phase1.trainer.resume": True}))
   _same_numbers(res, reference)

@@ -11,12 +11,14 @@
 __version__ = "0.1.0"
 
 
-def train_model(config, overrides=()):
+def train_model(config, overrides=None):
   """Trains `config` (see configs/default.py) with the training figures of
   `logging.make_plots`; returns a TrainResult (run_dir, best_val_loss,
   best_epoch, test_loss, final, test, histories).
 
-  `overrides`: the command-line assignments, saved with the run's config.
+  `overrides`: the command-line assignments, saved with the run's config;
+  on resume the keys they name are the ones asked to change (None: every key
+  of `config`; see README "Failures and recovery").
   """
   # Imported here so `import thesis_jax` stays light (no JAX start-up).
   from thesis_jax.train.host_devices import setup_devices
