@@ -61,7 +61,10 @@ def get_config(arg: str = ""):
       "steps_per_dispatch": 64,      # train steps per jitted lax.scan call
       "resume": False,               # continue logging.run_dir (or the newest
                                      # unfinished run of this name)
-      "eval_batch_size": 1024})
+      "eval_batch_size": 1024,
+      # --- thesis-ml compatibility (issue 15; the original: False, "last")
+      "drop_last": True,             # False: keep the last partial batch
+      "test_checkpoint": "best"})    # test metrics of the best | last model
 
   c.logging = ml_collections.ConfigDict({
       "output_root": "outputs", "run_dir": "", "save_artifacts": True,
@@ -69,6 +72,7 @@ def get_config(arg: str = ""):
       "families": ("losses", "metrics", "recon", "codebook", "latency"),
       "moments": ("on_epoch_end", "on_train_end"),
       "progress": True,
+      "facts_semantics": "thesis_jax",   # original: rec_globals = beta x mse
       # --- experiment trackers (pip install 'thesis_jax[track]'; process 0)
       "trackers": "",        # comma-separated: tensorboard, mlflow, wandb
       "mlflow_uri": "",      # "" -> sqlite:///{output_root}/mlruns/mlflow.db
@@ -99,7 +103,9 @@ def get_config(arg: str = ""):
     p.latent_space.update(name="none", count_padding=True, kmeans_init=False,
                           restart_dead_codes=False)
     p.init = "torch"
-    p.trainer.eval_batch_size = p.trainer.batch_size
+    p.trainer.update(eval_batch_size=p.trainer.batch_size, drop_last=False,
+                     test_checkpoint="last")
+    c.logging.facts_semantics = "original"
   elif arg:
     raise ValueError(f"configs/default.py: unknown variant '{arg}' (valid: "
                      "smoke, tiny, original)")

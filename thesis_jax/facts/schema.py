@@ -119,6 +119,7 @@ class EpochFacts:
   total_time_s: float
   throughput: float
   max_memory_mib: Optional[float] = None
+  train_metrics: Optional[Mapping[str, Any]] = None   # train row; None: metrics
 
 
 def iter_events(run_dir: str):

@@ -130,11 +130,14 @@ class FactsWriter:
     event; returns the event."""
     timing = dict(epoch_time_s=n.epoch_time_s, throughput=n.throughput,
                   max_memory_mib=n.max_memory_mib)
+    fields = {k: v for k, v in vars(n).items() if k != "train_metrics"}
     ev = build_event("on_epoch_end", self.run_dir, meta=self.meta, split="val",
-                     histories=histories, extra=extra, **vars(n))
+                     histories=histories, extra=extra, **fields)
+    train_m = n.metrics if n.train_metrics is None else n.train_metrics
     with self.transaction():   # both files get the epoch, or neither
+      # The train row carries training values (the original's convention).
       self.scalars(epoch=n.epoch, split="train", train_loss=n.train_loss,
-                   metrics=n.metrics, **timing)
+                   metrics=train_m, **timing)
       self.scalars(epoch=n.epoch, split="val", val_loss=n.val_loss,
                    metrics=n.metrics, **timing)
       self.event(ev)

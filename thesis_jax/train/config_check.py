@@ -51,6 +51,13 @@ def validate_config(config) -> None:
       raise ConfigError(f"{path}.dropout must be in [0, 1), got {sub.dropout}")
   if p.get("init", "default") not in INITS:
     raise ConfigError(f"phase1.init: unknown '{p.init}' (valid: {', '.join(INITS)})")
+  for key, value, valid in (
+      ("phase1.trainer.test_checkpoint", p.trainer.get("test_checkpoint", "best"),
+       ("best", "last")),
+      ("logging.facts_semantics", config.logging.get("facts_semantics", "thesis_jax"),
+       ("thesis_jax", "original"))):
+    if value not in valid:
+      raise ConfigError(f"{key}: unknown '{value}' (valid: {', '.join(valid)})")
   t = p.trainer
   for k in ("epochs", "batch_size", "lr", "eval_batch_size", "steps_per_dispatch"):
     _positive(t, k, "phase1.trainer")

@@ -156,7 +156,8 @@ def _train(config, overrides, on_event, stop) -> TrainResult:
 
   k_disp = max(int(tr.steps_per_dispatch), 1)
   n_train = len(dataset.splits["train"])
-  steps_per_epoch = n_train // bsz
+  drop_last = bool(tr.get("drop_last", True))
+  steps_per_epoch = n_train // bsz if drop_last else -(-n_train // bsz)
   k_disp = min(k_disp, steps_per_epoch) if steps_per_epoch else k_disp
   progress.print(f"run folder: {run_dir}")
   progress.print(f"data: {dataset.source} | train {n_train} / val "
@@ -166,7 +167,8 @@ def _train(config, overrides, on_event, stop) -> TrainResult:
 
   for epoch in range(start_epoch, int(tr.epochs)):
     t0 = time.perf_counter()
-    stack = train_stack(dataset.splits["train"], bsz, seed, epoch, pidx, pcount)
+    stack = train_stack(dataset.splits["train"], bsz, seed, epoch, pidx, pcount,
+                        drop_last=drop_last)
     done = _train_epoch(train_chunk, state, stack, k_disp, k_steps, mesh,
                         lambda: stop.requested(pcount))
     if done is None:
@@ -183,17 +185,19 @@ def _train(config, overrides, on_event, stop) -> TrainResult:
           f"{rec.val_loss}) in {run_dir}; training stopped"
           + (f", last good checkpoint: epoch {kept + 1}" if kept is not None else
              ", no checkpoint was saved"))
-    n_events = steps_per_epoch * bsz
+    n_events = steps_per_epoch * bsz if drop_last else n_train
     throughput = n_events / epoch_time
-    if book.add_epoch(epoch, dict(rec.history, epoch_time_s=epoch_time,
-                                  throughput=throughput),
-                      rec.val_loss, epoch_time):
+    improved = book.add_epoch(epoch, dict(rec.history, epoch_time_s=epoch_time,
+                                          throughput=throughput),
+                              rec.val_loss, epoch_time)
+    if improved and tr.get("test_checkpoint", "best") == "best":
       best_state = jax.tree.map(lambda x: x.copy(), state)
     numbers = EpochFacts(
         epoch=epoch, step=int(jax.device_get(state.step)),
         train_loss=rec.train_loss, val_loss=rec.val_loss, metrics=rec.metrics,
         epoch_time_s=epoch_time, total_time_s=book.total_time_s,
-        throughput=throughput, max_memory_mib=_peak_memory_mib())
+        throughput=throughput, max_memory_mib=_peak_memory_mib(),
+        train_metrics=rec.train_metrics)
     notify(facts.epoch_end(numbers, book.ordered(), dict(
         rec.extra, train_time_s=t_train,
         train_throughput=n_events / t_train)), state)
@@ -208,14 +212,18 @@ def _train(config, overrides, on_event, stop) -> TrainResult:
     if ckpt:
       ckpt.close()
     raise preemption.stopped(stop, run_dir, ckpt.latest_epoch() if ckpt else None)
-  if best_state is None:   # resumed after the best epoch: reload it
-    if ckpt is None or ckpt.best_epoch() is None:
-      best_state = state
-    else:
-      best_state, _ = ckpt.restore(ckpt.best_epoch(), abstract_like(state))
-  test = loop.test_metrics(evaluate(best_state, "test"))
   final = book.final()
   best = (book.best_val_loss, book.best_epoch)
+  if tr.get("test_checkpoint", "best") == "last":   # the original's test
+    test_state, test_epoch = state, int(tr.epochs) - 1
+  else:
+    test_state, test_epoch = best_state, best[1]
+    if test_state is None:   # resumed after the best epoch: reload it
+      if ckpt is None or ckpt.best_epoch() is None:
+        test_state = state
+      else:
+        test_state, _ = ckpt.restore(ckpt.best_epoch(), abstract_like(state))
+  test = loop.test_metrics(evaluate(test_state, "test"))
   emit(build_event(
       "on_train_end", run_dir, meta=meta, epoch=int(tr.epochs) - 1,
       step=int(jax.device_get(state.step)), split="val",
@@ -223,8 +231,8 @@ def _train(config, overrides, on_event, stop) -> TrainResult:
       total_time_s=book.total_time_s, histories=book.ordered(),
       extra={"best_val_loss": best[0], "best_epoch": best[1]}), state)
   emit(build_event(
-      "on_test_end", run_dir, meta=meta, epoch=best[1], split="test",
-      metrics=test, total_time_s=book.total_time_s), best_state)
+      "on_test_end", run_dir, meta=meta, epoch=test_epoch, split="test",
+      metrics=test, total_time_s=book.total_time_s), test_state)
   if ckpt:
     ckpt.close()
   progress.print(f"done: best val {best[0]:.5g} at epoch {best[1] + 1}, test "

@@ -18,13 +18,16 @@ class EpochRecord:
 
   train_loss/val_loss: floats; metrics: scalars.csv metric columns
   (keys = Loop.metric_keys); history: {history key: value} appended to the
-  run's histories; extra: top-level event fields (JSON-serialisable).
+  run's histories; extra: top-level event fields (JSON-serialisable);
+  train_metrics: the `train` row's metric columns (training values, e.g. the
+  training perplexity), None -> `metrics`.
   """
   train_loss: float
   val_loss: float
   metrics: Dict[str, Optional[float]]
   history: Dict[str, Optional[float]]
   extra: Dict[str, Any] = dataclasses.field(default_factory=dict)
+  train_metrics: Optional[Dict[str, Optional[float]]] = None
 
 
 def keep_state(state, dataset, rng):

@@ -101,18 +101,24 @@ def finalize(sums, *, globals_beta, is_vq) -> Dict:
   return out
 
 
-def record(train_metrics, val_sums, *, globals_beta, is_vq) -> EpochRecord:
+def record(train_metrics, val_sums, *, globals_beta, is_vq,
+           original_facts: bool = False) -> EpochRecord:
+  """original_facts (`logging.facts_semantics=original`): the history's
+  rec_globals is globals_beta x mse, as thesis-ml logs it (readers convert)."""
   val = finalize(val_sums, globals_beta=globals_beta, is_vq=is_vq)
   train_loss = parts.host_mean(train_metrics["loss"])
+  rec_globals = val["rec_globals"]
+  if original_facts and rec_globals is not None:
+    rec_globals = globals_beta * rec_globals
+  train_perplex = parts.host_mean(train_metrics["perplex"]) if is_vq else None
   hist = {"train_loss": train_loss, "val_loss": val["loss"],
-          "rec_tokens": val["rec_tokens"], "rec_globals": val["rec_globals"],
+          "rec_tokens": val["rec_tokens"], "rec_globals": rec_globals,
           "codebook": val["codebook"], "perplex": val["perplex"],
           "commit": val["commit"], "code_usage": val["code_usage"],
-          "train_perplex": (parts.host_mean(train_metrics["perplex"])
-                            if is_vq else None)}
+          "train_perplex": train_perplex}
   extra = {"code_counts": parts.code_counts(val_sums)} if is_vq else {}
   return EpochRecord(train_loss, val["loss"], {"perplex": val["perplex"]},
-                     hist, extra)
+                     hist, extra, train_metrics={"perplex": train_perplex})
 
 
 def test_metrics(test_sums, *, globals_beta, is_vq) -> Dict[str, float]:
@@ -129,6 +135,7 @@ def build(config, dataset) -> Loop:
   tx = make_optimizer(p.trainer)
   gb, is_vq = float(p.decoder.globals_beta), p.latent_space.name == "vq"
   mask = bool(p.loss.mask_padding)
+  orig = config.logging.get("facts_semantics", "thesis_jax") == "original"
 
   def init(rng, ds):
     t = ds.n_tokens
@@ -146,5 +153,6 @@ def build(config, dataset) -> Loop:
       eval_step=lambda st, b: eval_step(model, st, b, mask_padding=mask),
       score_step=lambda st, b: score_step(model, st, b),
       reconstruct=lambda st, b: reconstruct(model, st, b),
-      record=lambda tm, vs: record(tm, vs, globals_beta=gb, is_vq=is_vq),
+      record=lambda tm, vs: record(tm, vs, globals_beta=gb, is_vq=is_vq,
+                                   original_facts=orig),
       test_metrics=lambda ts: test_metrics(ts, globals_beta=gb, is_vq=is_vq))
