@@ -25,6 +25,7 @@ ALIASES: Dict[str, str] = {
     "decoder": "phase1.decoder.name",
     "loop": "loop",
     "globals_beta": "phase1.decoder.globals_beta",
+    "beta": "phase1.latent_space.beta",
     "globals_head": "phase1.decoder.globals_head",
     "latent_dim": "phase1.latent_space.latent_dim",
     "codebook_size": "phase1.latent_space.codebook_size",
@@ -69,6 +70,16 @@ def _lookup(config, key: str):
   if not hasattr(node, "keys") or last not in node:
     raise KeyError(last)
   return node, last
+
+
+def base_field(base, key: str, where: str):
+  """-> (node, name) of training key `key` in `base`; ConfigError naming
+  `where` (e.g. "grid.lr") when the key does not exist."""
+  try:
+    return _lookup(base, key)
+  except KeyError as e:
+    raise ConfigError(f"{where}: '{key}' is not a key of the base training "
+                      f"config (unknown '{e.args[0]}')") from None
 
 
 def coerce(value: Any, current: Any, key: str) -> Any:
@@ -127,11 +138,7 @@ def expand(grid: Mapping[str, Any], base, axes: Sequence[str] = ()
   keys, values = {}, {}
   for a in order:
     key = axis_key(a)
-    try:
-      node, last = _lookup(base, key)
-    except KeyError as e:
-      raise ConfigError(f"grid.{a}: '{key}' is not a key of the base training "
-                        f"config (unknown '{e.args[0]}')") from None
+    node, last = base_field(base, key, f"grid.{a}")
     vals = [coerce(v, node[last], key) for v in axis_values(grid[a])]
     if not vals:
       raise ConfigError(f"grid.{a}: no values")

@@ -42,12 +42,8 @@ def time_limit_seconds(text: str) -> int:
   return ((d * 24 + h) * 60 + mi) * 60 + s
 
 
-def _task_body(exp_dir: str, workdir: str, sweep: dict,
-               todo: Sequence[Tuple[int, bool]], env_setup: str,
-               task_var: str) -> str:
-  """Shared bash: cd, env line, `case` over job numbers, exec training."""
-  jobs = {j["job"]: j for j in sweep["jobs"]}
-  cfg = shlex.quote(os.path.join(exp_dir, basecfg.BASE_PY))
+def _preamble(exp_dir: str, workdir: str, env_setup: str) -> List[str]:
+  """Bash lines every task starts with: strict mode, cd, env line, cache."""
   lines = ["set -euo pipefail", f"cd {shlex.quote(_one_line(workdir, 'workdir'))}"]
   if env_setup.strip():
     lines.append(env_setup.strip())
@@ -57,6 +53,16 @@ def _task_body(exp_dir: str, workdir: str, sweep: dict,
             f'{cache}}}"',
             'export JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS="${'
             'JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS:-0}"']
+  return lines
+
+
+def _task_body(exp_dir: str, workdir: str, sweep: dict,
+               todo: Sequence[Tuple[int, bool]], env_setup: str,
+               task_var: str) -> str:
+  """Shared bash: preamble, `case` over job numbers, exec training."""
+  jobs = {j["job"]: j for j in sweep["jobs"]}
+  cfg = shlex.quote(os.path.join(exp_dir, basecfg.BASE_PY))
+  lines = _preamble(exp_dir, workdir, env_setup)
   lines += [f'TASK="{task_var}"', 'case "$TASK" in']
   for idx, _ in todo:   # resume or not is decided when the task starts
     args = [f"--config.{o}" for o in jobs[idx]["overrides"]]
@@ -79,16 +85,24 @@ def write_slurm(exp_dir: str, workdir: str, sweep: dict,
                 todo: Sequence[Tuple[int, bool]], opt: LauncherOptions
                 ) -> Tuple[List[str], str]:
   """-> ([slurm_array.sh], "sbatch .../slurm_array.sh")."""
+  body = _task_body(exp_dir, workdir, sweep, todo, opt.env_setup,
+                    "${SLURM_ARRAY_TASK_ID:?run this script with sbatch}")
+  return _slurm(exp_dir, sweep["name"], [i for i, _ in todo], body, opt,
+                "one per grid point (written by thesis-jax sweep)")
+
+
+def _slurm(exp_dir: str, name: str, task_ids: Sequence[int], body: str,
+           opt: LauncherOptions, what: str) -> Tuple[List[str], str]:
+  """Writes {exp_dir}/slurm_array.sh: #SBATCH header + `body`."""
   time_limit_seconds(opt.time_limit)
   path = os.path.join(exp_dir, "slurm_array.sh")
   logs = _directive(os.path.join(exp_dir, "logs", "job%a.log"), "--output")
   head = ["#!/bin/bash",
-          f"# Sweep {_one_line(os.path.basename(exp_dir), 'exp folder')}: "
-          f"{len(todo)} array task(s), one per grid point (written by "
-          "experiments.sweep).",
+          f"# {_one_line(os.path.basename(exp_dir), 'exp folder')}: "
+          f"{len(task_ids)} array task(s), {what}.",
           f"# Submit: sbatch {shlex.quote(path)}",
-          f"#SBATCH --job-name={check_name(sweep['name'], 'sweep name')}",
-          f"#SBATCH --array={','.join(str(int(i)) for i, _ in todo)}",
+          f"#SBATCH --job-name={check_name(name, 'name')}",
+          f"#SBATCH --array={','.join(str(int(i)) for i in task_ids)}",
           f"#SBATCH --output={logs}", f"#SBATCH --error={logs}",
           "#SBATCH --ntasks=1", f"#SBATCH --cpus-per-task={int(opt.cpus_per_job)}",
           f"#SBATCH --mem={_directive(opt.mem, '--mem')}",
@@ -101,8 +115,6 @@ def write_slurm(exp_dir: str, workdir: str, sweep: dict,
     head.append(f"#SBATCH --gres=gpu:{int(opt.gpus_per_job)}")
   if opt.partition:
     head.append(f"#SBATCH --partition={_directive(opt.partition, '--partition')}")
-  body = _task_body(exp_dir, workdir, sweep, todo, opt.env_setup,
-                    "${SLURM_ARRAY_TASK_ID:?run this script with sbatch}")
   _write_exec(path, "\n".join(head) + "\n\n" + body)
   return [path], f"sbatch {shlex.quote(path)}"
 
@@ -111,17 +123,24 @@ def write_htcondor(exp_dir: str, workdir: str, sweep: dict,
                    todo: Sequence[Tuple[int, bool]], opt: LauncherOptions
                    ) -> Tuple[List[str], str]:
   """-> ([htcondor_job.sh, htcondor.sub], "condor_submit .../htcondor.sub")."""
+  body = _task_body(exp_dir, workdir, sweep, todo, opt.env_setup,
+                    "${1:?usage: htcondor_job.sh JOB_NUMBER}")
+  return _htcondor(exp_dir, workdir, [i for i, _ in todo], body, opt,
+                   "one grid point (written by thesis-jax sweep)")
+
+
+def _htcondor(exp_dir: str, workdir: str, task_ids: Sequence[int], body: str,
+              opt: LauncherOptions, what: str) -> Tuple[List[str], str]:
+  """Writes htcondor_job.sh (header + `body`) and htcondor.sub."""
   secs = time_limit_seconds(opt.time_limit)
   sh = os.path.join(exp_dir, "htcondor_job.sh")
   sub = os.path.join(exp_dir, "htcondor.sub")
   head = ["#!/bin/bash",
-          f"# One task of sweep {_one_line(os.path.basename(exp_dir), 'exp folder')}"
-          "; argument: the job number (written by experiments.sweep).", ""]
-  _write_exec(sh, "\n".join(head) + _task_body(
-      exp_dir, workdir, sweep, todo, opt.env_setup,
-      "${1:?usage: htcondor_job.sh JOB_NUMBER}"))
+          f"# One task of {_one_line(os.path.basename(exp_dir), 'exp folder')}"
+          f" ({what}); argument: the task number.", ""]
+  _write_exec(sh, "\n".join(head) + body)
   logs = _directive(os.path.join(exp_dir, "logs"), "logs folder")
-  lines = [f"# Sweep {os.path.basename(exp_dir)}: {len(todo)} job(s).",
+  lines = [f"# {os.path.basename(exp_dir)}: {len(task_ids)} job(s).",
            f"# Submit: condor_submit {shlex.quote(sub)}",
            "universe = vanilla", f"executable = {_directive(sh, 'executable')}",
            "arguments = $(job)",
@@ -140,7 +159,7 @@ def write_htcondor(exp_dir: str, workdir: str, sweep: dict,
             f"on_exit_remove = (ExitBySignal == True) || (ExitCode != {PREEMPTED_EXIT})"]
   if opt.queue:
     lines.append(f'+JobFlavour = "{_directive(opt.queue, "--queue")}"')
-  lines.append(f"queue job in ({' '.join(str(int(i)) for i, _ in todo)})")
+  lines.append(f"queue job in ({' '.join(str(int(i)) for i in task_ids)})")
   with open(sub, "w") as f:
     f.write("\n".join(lines) + "\n")
   return [sh, sub], f"condor_submit {shlex.quote(sub)}"
@@ -190,3 +209,18 @@ def write_launcher(name: str, exp_dir: str, workdir: str, sweep: dict,
   if not todo:
     raise ConfigError(f"{exp_dir}: every job is finished; nothing to submit")
   return fn(exp_dir, workdir, sweep, todo, opt)
+
+
+def write_array(launcher: str, exp_dir: str, workdir: str, name: str,
+                task_ids: Sequence[int], command: str, opt: LauncherOptions,
+                what: str) -> Tuple[List[str], str]:
+  """An array job whose every task runs the same `command` (bash) after the
+  usual preamble, e.g. the workers of a hyperparameter search."""
+  body = "\n".join(_preamble(exp_dir, workdir, opt.env_setup)
+                   + [f"exec {command}"]) + "\n"
+  if launcher == "slurm":
+    return _slurm(exp_dir, name, task_ids, body, opt, what)
+  if launcher == "htcondor":
+    return _htcondor(exp_dir, workdir, task_ids, body, opt, what)
+  raise ConfigError(f"unknown launcher '{launcher}' (--launcher); valid "
+                    "names: htcondor, slurm")

@@ -16,21 +16,28 @@ from thesis_jax.sweeps import basecfg, grid, state
 from thesis_jax.train import rundir
 
 
+def check_base(config, what: str, parts: Tuple[str, ...]):
+  """A sweep's or search's config: has `parts`; its base has no fixed run
+  folder and no resume. -> the base training config."""
+  for k in parts:
+    if k not in config:
+      raise ConfigError(f"{what} config: missing '{k}' (a {what} config "
+                        f"needs {', '.join(parts)})")
+  base = config.base
+  if base.logging.run_dir:
+    raise ConfigError(f"base.logging.run_dir must be empty in a {what}: each "
+                      "job gets its own run folder")
+  if base.phase1.trainer.resume:
+    raise ConfigError(f"base.phase1.trainer.resume must be False; resume a "
+                      f"{what} with --resume <its folder>")
+  return base
+
+
 def plan_jobs(exp_config) -> Tuple[List[str], Dict[str, str], Dict[str, list],
                                    List[dict]]:
   """Checks the experiment config and every job's training config (before
   anything runs); -> grid.expand's (axes, keys, values, params list)."""
-  for k in ("base", "grid"):
-    if k not in exp_config:
-      raise ConfigError(f"experiment config: missing '{k}' (a sweep config "
-                        "needs base and grid)")
-  base = exp_config.base
-  if base.logging.run_dir:
-    raise ConfigError("base.logging.run_dir must be empty in a sweep: each "
-                      "job gets its own run folder")
-  if base.phase1.trainer.resume:
-    raise ConfigError("base.phase1.trainer.resume must be False; resume a "
-                      "sweep with --resume <exp_dir>")
+  base = check_base(exp_config, "sweep", ("base", "grid"))
   axes, keys, values, params = grid.expand(
       exp_config.grid, base, tuple(exp_config.get("axes", ()) or ()))
   from thesis_jax.monitoring import check_figures

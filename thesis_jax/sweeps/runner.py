@@ -110,7 +110,7 @@ def plan_resume(exp_dir: str, sweep: dict) -> List[Tuple[int, bool]]:
   return todo
 
 
-def _pump(proc, log_path: str, prefix: str, echo: bool, lock) -> None:
+def pump(proc, log_path: str, prefix: str, echo: bool, lock) -> None:
   with open(log_path, "a", encoding="utf-8", errors="replace") as log:
     for line in proc.stdout:
       log.write(line)
@@ -132,7 +132,7 @@ def cache_env(exp_dir: str, cache: str = "") -> Dict[str, str]:
               "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")}
 
 
-def _spawn(cmd, slot: Slot, workdir: str, extra_env: Dict[str, str]):
+def spawn(cmd, slot: Slot, workdir: str, extra_env: Dict[str, str]):
   env = dict(os.environ, PYTHONUNBUFFERED="1", **extra_env, **slot.env)
   old = None
   if slot.cpus and hasattr(os, "sched_setaffinity"):
@@ -181,9 +181,9 @@ def run_jobs(exp_dir: str, sweep: dict, todo: Sequence[Tuple[int, bool]],
         with open(log_path, "a") as f:
           f.write(f"# {state.now_iso()} {slot.label}: "
                   f"{' '.join(job_command(exp_dir, job, resume))}\n")
-        proc = _spawn(job_command(exp_dir, job, resume), slot, workdir,
+        proc = spawn(job_command(exp_dir, job, resume), slot, workdir,
                       extra_env)
-        th = threading.Thread(target=_pump, daemon=True, args=(
+        th = threading.Thread(target=pump, daemon=True, args=(
             proc, log_path, f"[job{idx}] ", echo, lock))
         th.start()
         job.update(status="running", resumed=resume,

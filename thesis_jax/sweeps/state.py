@@ -29,10 +29,12 @@ SWEEP_JSON = "sweep.json"
 SCHEMA = 1
 
 
-def new_exp_dir(output_root: str, name: str, stamp: str) -> str:
-  """Creates `{output_root}/multiruns/exp_{stamp}_{name}` (suffix _2 on clash)."""
+def new_exp_dir(output_root: str, name: str, stamp: str,
+                prefix: str = "exp") -> str:
+  """Creates `{output_root}/multiruns/{prefix}_{stamp}_{name}` (suffix _2 on
+  clash); prefix "search" for hyperparameter searches."""
   base = os.path.join(os.path.abspath(output_root), "multiruns",
-                      f"exp_{stamp}_{name}")
+                      f"{prefix}_{stamp}_{name}")
   path = rundir.create_unique_dir(base, "base.logging.output_root")
   rundir.ensure_writable_dir(path, "base.logging.output_root")
   os.makedirs(os.path.join(path, "logs"), exist_ok=True)
@@ -48,15 +50,20 @@ def write_sweep(exp_dir: str, sweep: Dict[str, Any]) -> None:
   atomic_write(os.path.join(exp_dir, SWEEP_JSON), json.dumps(sweep, indent=1))
 
 
-def read_sweep(exp_dir: str) -> Dict[str, Any]:
-  path = os.path.join(exp_dir, SWEEP_JSON)
+def read_json(folder: str, name: str, what: str) -> Dict[str, Any]:
+  """`{folder}/{name}` parsed; OutputError (one line) if absent or broken."""
+  path = os.path.join(folder, name)
   if not os.path.exists(path):
-    raise OutputError(f"{exp_dir}: not a sweep folder (no {SWEEP_JSON})")
+    raise OutputError(f"{folder}: not a {what} folder (no {name})")
   try:
     with open(path) as f:
-      sweep = json.load(f)
+      return json.load(f)
   except ValueError as e:
     raise OutputError(f"{path}: not valid JSON ({e})") from None
+
+
+def read_sweep(exp_dir: str) -> Dict[str, Any]:
+  sweep = read_json(exp_dir, SWEEP_JSON, "sweep")
   check_jobs(exp_dir, sweep)
   return sweep
 
