@@ -20,8 +20,8 @@ from thesis_jax.facts.fake_runs import write_fake_run  # noqa: E402
 
 
 def search_config(tmp_path, arg="tiny", **search_updates):
-  from configs.search.vq_ae import get_config
-  c = get_config(arg)
+  from thesis_jax.config_files import load
+  c, _ = load(f"vq_ae:{arg}" if arg else "vq_ae", "search")
   c.base.logging.output_root = str(tmp_path)
   c.search.update(search_updates)
   return c
@@ -133,9 +133,9 @@ def test_search_prunes_resumes_and_reports(tmp_path, capsys):
   by_beta = dict(zip(runs.summary["beta"], runs.summary["loss.total_best"]))
   assert by_beta[0.1] == pytest.approx(min(val_curve(1e-3, 3, 0.1)))
 
-  from configs.reports.search import get_config as report_config
+  from thesis_jax.config_files import load
   from thesis_jax.reports import run_report
-  rc = report_config()
+  rc, _ = load("search", "report")
   rc.inputs.sweep_dir = sdir
   res = run_report(rc)
   names = sorted(os.path.basename(f) for f in res.figures)
@@ -173,7 +173,7 @@ def test_cluster_workers_pull_from_the_study(tmp_path):
   assert "export SETUP_RAN=1" in text
   assert subprocess.run(["bash", "-n", script]).returncode == 0
   # every task runs the same worker (PYTHON=echo prints its command)
-  worker = ["-m", "experiments.search", "--resume", sdir, "--worker"]
+  worker = ["-m", "thesis_jax", "search", "--resume", sdir, "--worker"]
   for task in ("0", "2"):
     out = subprocess.run(["bash", script], capture_output=True, text=True,
                          env=dict(os.environ, PYTHON="echo",

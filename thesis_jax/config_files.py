@@ -18,7 +18,8 @@ from typing import List, Tuple
 
 from thesis_jax.errors import ConfigError
 
-SUBFOLDER = {"train": "", "sweep": "experiments", "report": "reports"}
+SUBFOLDER = {"train": "", "sweep": "experiments", "search": "search",
+             "report": "reports"}
 
 
 def configs_root() -> str:

@@ -1,0 +1,1 @@
+"""Search configs: get_config() -> ConfigDict(base, space, search); see vq_ae.py."""

@@ -1,10 +1,10 @@
 """Search the default VQ autoencoder's learning rate, latent size, codebook
 size and loss weights (Optuna TPE sampler, median pruner).
 
-  python -m experiments.search --config configs/search/vq_ae.py
-  python -m experiments.search --config configs/search/vq_ae.py:smoke   # minutes on a CPU
-  python -m experiments.search --config configs/search/vq_ae.py --parallel 2 \
-      --config.search.n_trials=40 --config.base.data.path=tests/data/cms_hzz_tokens.h5
+  thesis-jax search --config vq_ae
+  thesis-jax search --config vq_ae:smoke      # 6 tiny trials, minutes on a CPU
+  thesis-jax search --config vq_ae --parallel 2 --config.search.n_trials=40 \
+      --config.base.data.path=tests/data/cms_hzz_tokens.h5
 
 space: parameter (a sweep axis name, or a dotted key written with `__`) ->
   {"type": "float"|"int", "low", "high", "log" (bool), "step" (int only)}
@@ -16,7 +16,9 @@ search: n_trials (all workers together), objective (a history key: val_loss,
 """
 import ml_collections
 
-from configs.default import get_config as training_config
+from thesis_jax.config_files import sibling
+
+training_config = sibling(__file__, "../default").get_config
 
 
 def get_config(arg: str = ""):

@@ -3,6 +3,7 @@
   thesis-jax train  --config default [--config.KEY=VALUE ...]
   thesis-jax sweep  --config compare_globals_heads [--parallel 2 ...]
   thesis-jax report --config compare_tokenizers --config.inputs.sweep_dir=...
+  thesis-jax search --config vq_ae [--parallel 2 ...]
   thesis-jax replay --trackers tensorboard,mlflow --runs RUN_FOLDER[,...]
   thesis-jax import_original --run_dir THESIS_ML_RUN [--out COPY]
   thesis-jax COMMAND --help      flags, config names, every config key
@@ -13,7 +14,7 @@ from __future__ import annotations
 
 import sys
 
-COMMANDS = ("train", "sweep", "report", "replay", "import_original")
+COMMANDS = ("train", "sweep", "search", "report", "replay", "import_original")
 
 
 def main(argv=None) -> None:

@@ -46,18 +46,12 @@ def _main(args, config, overrides, config_file) -> None:
 
   workdir = os.getcwd()
   if args.launcher != "local":
-    opt = sweeps.LauncherOptions(
-        partition=args.partition, queue=args.queue,
-        gpus_per_job=args.gpus_per_job, cpus_per_job=args.cpus_per_job,
-        mem=args.mem, time_limit=args.time_limit, env_setup=args.env_setup)
     files, submit = sweeps.write_launcher(args.launcher, exp_dir, workdir,
-                                          sweep, todo, opt)
+                                          sweep, todo, launcher_options(args))
     sweep["launcher"] = args.launcher
     sweeps.write_sweep(exp_dir, sweep)
     print(f"sweep folder: {exp_dir} ({len(todo)} job(s))")
-    for f in files:
-      print(f"wrote {f}")
-    print(f"submit with: {submit}")
+    print_written(files, submit)
     return
 
   print(f"sweep folder: {exp_dir} | {len(todo)} job(s), {args.parallel} at "
@@ -75,15 +69,9 @@ def _main(args, config, overrides, config_file) -> None:
     sys.exit(1)
 
 
-def run(argv=None, prog: str = "thesis-jax sweep") -> None:
-  p = Parser(prog=prog, description="Run a grid of trainings (a sweep).",
-             usage=f"{prog} (--config NAME_OR_FILE[:variant] | --resume "
-             "EXP_FOLDER) [flags] [--config.KEY=VALUE ...]")
-  p.add_argument("--config", help="experiment config name "
-                 "(compare_globals_heads, compare_latent_spaces) or file")
+def add_launcher_flags(p) -> None:
+  """Flags of how jobs run, shared by `sweep` and `search`."""
   p.add_argument("--parallel", type=int, default=1, help="jobs run at once (local)")
-  p.add_argument("--resume", default="", help="an exp_ folder: skip finished "
-                 "jobs, resume the others")
   p.add_argument("--launcher", default="local",
                  choices=["local", "slurm", "htcondor"],
                  help="local: run the jobs here; slurm/htcondor: write an "
@@ -104,4 +92,29 @@ def run(argv=None, prog: str = "thesis-jax sweep") -> None:
                  help="wall-time limit per cluster job, [D-]HH:MM:SS")
   p.add_argument("--env_setup", default="", help="shell line run before each "
                  "cluster job, e.g. 'source ~/venvs/thesis/bin/activate'")
+
+
+def launcher_options(args):
+  from thesis_jax import sweeps
+  return sweeps.LauncherOptions(
+      partition=args.partition, queue=args.queue,
+      gpus_per_job=args.gpus_per_job, cpus_per_job=args.cpus_per_job,
+      mem=args.mem, time_limit=args.time_limit, env_setup=args.env_setup)
+
+
+def print_written(files, submit: str) -> None:
+  for f in files:
+    print(f"wrote {f}")
+  print(f"submit with: {submit}")
+
+
+def run(argv=None, prog: str = "thesis-jax sweep") -> None:
+  p = Parser(prog=prog, description="Run a grid of trainings (a sweep).",
+             usage=f"{prog} (--config NAME_OR_FILE[:variant] | --resume "
+             "EXP_FOLDER) [flags] [--config.KEY=VALUE ...]")
+  p.add_argument("--config", help="experiment config name "
+                 "(compare_globals_heads, compare_latent_spaces) or file")
+  p.add_argument("--resume", default="", help="an exp_ folder: skip finished "
+                 "jobs, resume the others")
+  add_launcher_flags(p)
   run_command("sweep", p, _main, argv, default_config="compare_globals_heads")

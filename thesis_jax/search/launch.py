@@ -1,6 +1,6 @@
 """Search workers: several on this machine, or a cluster array job.
 
-Every worker runs `python -m experiments.search --resume {search} --worker`:
+Every worker runs `python -m thesis_jax search --resume {search} --worker`:
 it opens the shared study and pulls trials until the study is full. Local
 workers get their own GPU(s) or CPU cores (the sweep runner's slots) and log
 to `logs/worker{K}.log`; cluster tasks are the same command, one per array
@@ -19,7 +19,7 @@ from thesis_jax.sweeps import runner, state
 
 
 def worker_command(sdir: str) -> List[str]:
-  return [sys.executable, "-m", "experiments.search", "--resume", sdir,
+  return [sys.executable, "-m", "thesis_jax", "search", "--resume", sdir,
           "--worker"]
 
 
@@ -64,7 +64,7 @@ def write_cluster(launcher: str, sdir: str, workdir: str, spec: dict,
                   n_tasks: int, opt) -> Tuple[List[str], str]:
   """An array job of `n_tasks` workers (slurm or htcondor)."""
   from thesis_jax.sweeps.launchers import write_array
-  cmd = (f'"${{PYTHON:-python}}" -m experiments.search --resume '
+  cmd = (f'"${{PYTHON:-python}}" -m thesis_jax search --resume '
          f'{shlex.quote(sdir)} --worker')
   return write_array(launcher, sdir, workdir, spec["name"],
                      list(range(n_tasks)), cmd, opt, what="search worker")
