@@ -73,8 +73,9 @@ def open_sinks(config, run_dir: str) -> List[TrackerSink]:
       mlflow_uri=str(lg.get("mlflow_uri", "") or ""),
       wandb_project=str(lg.get("wandb_project", "") or ""),
       wandb_mode=str(lg.get("wandb_mode", "") or ""))
-  trackers = make_trackers(names, settings)
-  return [TrackerSink(trackers, run_dir, to_plain(config))] if trackers else []
+  plain = to_plain(config)
+  # trackers open in the sink's thread (imports, databases: seconds)
+  return [TrackerSink(lambda: make_trackers(names, settings), run_dir, plain)]
 
 
 def tracker_hook(config):

@@ -14,15 +14,17 @@ to `facts/events.jsonl`) and mirrors it into its trackers:
                   last event, as images
 
 A tracker that raises is reported with one warning and switched off for the
-rest of the run; training never stops for a tracker.
+rest of the run; training never stops for a tracker, and never waits for one
+during the epochs (the trackers write from a background thread).
 """
 from __future__ import annotations
 
 import datetime
-import glob
 import logging
 import os
+import queue
 import re
+import threading
 import weakref
 from typing import Any, Dict, List, Mapping, Optional
 
@@ -125,11 +127,21 @@ def figure_tag(name: str):
 
 
 class TrackerSink:
-  """Feeds facts events to `trackers`; see the module docstring."""
+  """Feeds facts events to trackers; see the module docstring.
 
-  def __init__(self, trackers: List[Tracker], run_dir: str,
-               config: Mapping[str, Any], figures_dir: Optional[str] = None):
-    self.trackers = list(trackers)
+  The trackers run in one background thread, in event order: the training
+  loop only queues the event (and the names of new figure files), so a slow
+  store (MLflow's SQLite writes, W&B's start-up) never holds up an epoch.
+  `trackers`: a list, or a function returning one (called in the thread, so
+  package imports and connections happen there too). `close` waits for the
+  queue to drain (at most `CLOSE_TIMEOUT_S`).
+  """
+  CLOSE_TIMEOUT_S = 300.0
+
+  def __init__(self, trackers, run_dir: str, config: Mapping[str, Any],
+               figures_dir: Optional[str] = None):
+    self._factory = trackers if callable(trackers) else (lambda: list(trackers))
+    self.trackers: List[Tracker] = []
     self.run_dir = run_dir
     self.config = config
     self.figures_dir = figures_dir or os.path.join(run_dir, "train_figures")
@@ -137,7 +149,68 @@ class TrackerSink:
     self.closed = False
     self.step = 0
     self._seen: Dict[str, int] = {}
+    self._queue: "queue.Queue" = queue.Queue()
+    self._thread = threading.Thread(target=self._work, daemon=True,
+                                    name=f"trackers:{os.path.basename(run_dir)}")
+    self._thread.start()
     _OPEN.add(self)
+
+  # ---- the training thread
+  def __call__(self, payload: Mapping[str, Any]) -> None:
+    if not self.closed:
+      self._queue.put(("event", dict(payload), self._new_figures()))
+
+  def close(self, status: str = "FINISHED") -> None:
+    """Sends figures not yet sent, closes every tracker, waits for the
+    thread (idempotent)."""
+    if self.closed:
+      return
+    self.closed = True
+    self._queue.put(("close", status, self._new_figures()))
+    self._thread.join(self.CLOSE_TIMEOUT_S)
+    if self._thread.is_alive():
+      log.warning("trackers of %s still writing after %.0f s; not waiting "
+                  "longer (the facts are complete)", self.run_dir,
+                  self.CLOSE_TIMEOUT_S)
+    _OPEN.discard(self)
+
+  def _new_figures(self) -> List[str]:
+    """PNGs written (or rewritten) since the last look; complete files only
+    (the figure hook runs before the trackers and renames atomically)."""
+    try:
+      names = sorted(os.listdir(self.figures_dir))
+    except OSError:
+      return []
+    out = []
+    for n in names:
+      if not n.endswith(".png") or n.endswith(".tmp.png"):
+        continue
+      path = os.path.join(self.figures_dir, n)
+      try:
+        mtime = os.stat(path).st_mtime_ns
+      except OSError:
+        continue
+      if self._seen.get(path) != mtime:
+        self._seen[path] = mtime
+        out.append(path)
+    return out
+
+  # ---- the tracker thread
+  def _work(self) -> None:
+    try:
+      self.trackers = list(self._factory())
+    except Exception as e:  # opening must never stop training
+      log.warning("trackers could not open: %s: %s", type(e).__name__, e)
+      self.trackers = []
+    while True:
+      kind, arg, figures = self._queue.get()
+      if kind == "event":
+        self._event(arg, figures)
+        continue
+      if self.started:
+        self._images(figures)
+      self._each("close", lambda t: t.close(arg))
+      return
 
   def _each(self, what: str, fn) -> None:
     for t in list(self.trackers):
@@ -164,8 +237,8 @@ class TrackerSink:
     self._each("start", lambda t: t.start(params, tags, resumed))
     self.started = True
 
-  def __call__(self, payload: Mapping[str, Any]) -> None:
-    if self.closed or not self.trackers:
+  def _event(self, payload: Mapping[str, Any], figures: List[str]) -> None:
+    if not self.trackers:
       return
     if not self.started:
       self._start(payload)
@@ -176,30 +249,13 @@ class TrackerSink:
       wt = wall_time(payload)
       self._each(payload.get("moment", "event"),
                  lambda t: t.log(self.step, scalars, wt))
-    self._figures()
+    self._images(figures)
 
-  def _figures(self) -> None:
-    for path in sorted(glob.glob(os.path.join(self.figures_dir, "*.png"))):
-      try:
-        mtime = os.stat(path).st_mtime_ns
-      except OSError:
-        continue
-      if self._seen.get(path) == mtime:
-        continue
-      self._seen[path] = mtime
+  def _images(self, figures: List[str]) -> None:
+    for path in figures:
       tag, epoch = figure_tag(os.path.basename(path))
       step = self.step if epoch is None else epoch
       self._each("figure", lambda t: t.image(step, tag, path))
-
-  def close(self, status: str = "FINISHED") -> None:
-    """Logs figures not yet sent, then closes every tracker (idempotent)."""
-    if self.closed:
-      return
-    if self.started:
-      self._figures()
-    self._each("close", lambda t: t.close(status))
-    self.closed = True
-    _OPEN.discard(self)
 
 
 def close_all(status: str) -> None:
