@@ -58,7 +58,7 @@ def feed(run_dir, trackers, figure_at=1):
     sink(ev)
     if ev["moment"] == "on_epoch_end" and ev["epoch"] == figure_at:
       write_png(os.path.join(run_dir, "train_figures",
-                             f"losses-on_epoch_end-e{figure_at:03d}.png"))
+                             f"losses-on_epoch_end-e{figure_at + 1:03d}.png"))
   sink.close("FINISHED")
   return sink
 
@@ -73,8 +73,8 @@ def test_event_scalars_and_helpers():
   assert event_scalars(evs[0]) == {}
   assert event_scalars(evs[3]) == {"best_val_loss": 0.5, "best_epoch": 1.0}
   assert event_scalars(evs[4]) == {"test/test_loss": 0.6}
-  assert figure_tag("recon-on_epoch_end-e003-tokens.png") == ("recon/tokens", 3)
-  assert figure_tag("losses-on_train_end-e009.png") == ("losses/on_train_end", 9)
+  assert figure_tag("recon-on_epoch_end-e003-tokens.png") == ("recon/tokens", 2)
+  assert figure_tag("losses-on_train_end-e010.png") == ("losses/on_train_end", 9)
   assert flatten(CONFIG)["phase1.encoder.enc_hidden"] == "32,32"
   assert tracker_names(" tensorboard, mlflow,") == ["tensorboard", "mlflow"]
   assert tracker_names(("wandb",)) == ["wandb"]
@@ -151,7 +151,7 @@ def test_mlflow_local_store(tmp_path):
       (0, 0.9), (1, 0.5)]
   assert run.data.metrics["test/test_loss"] == 0.6
   arts = [a.path for a in client.list_artifacts(run.info.run_id, "train_figures")]
-  assert arts == ["train_figures/losses-on_epoch_end-e001.png"]
+  assert arts == ["train_figures/losses-on_epoch_end-e002.png"]
   # a resumed run (first event is not on_start) continues the same MLflow run
   sink = TrackerSink(make_trackers(["mlflow"], s), run_dir, CONFIG)
   sink(dict(events(run_dir)[2], epoch=2, val_loss=0.25))

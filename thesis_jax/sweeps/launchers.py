@@ -85,7 +85,6 @@ def write_slurm(exp_dir: str, workdir: str, sweep: dict,
                 todo: Sequence[Tuple[int, bool]], opt: LauncherOptions
                 ) -> Tuple[List[str], str]:
   """-> ([slurm_array.sh], "sbatch .../slurm_array.sh")."""
-<<<<<<< HEAD
   body = _task_body(exp_dir, workdir, sweep, todo, opt.env_setup,
                     "${SLURM_ARRAY_TASK_ID:?run this script with sbatch}")
   return _slurm(exp_dir, sweep["name"], [i for i, _ in todo], body, opt,
@@ -118,18 +117,12 @@ def _slurm(exp_dir: str, name: str, task_ids: Sequence[int], body: str,
     head.append(f"#SBATCH --partition={_directive(opt.partition, '--partition')}")
   _write_exec(path, "\n".join(head) + "\n\n" + body)
   return [path], f"sbatch {shlex.quote(path)}"
-=======
-  body = _task_body(exp_dir, workdir, sweep, todo, opt.env_setup, _SLURM_TASK)
-  return _slurm_script(exp_dir, sweep["name"], [i for i, _ in todo], body,
-                       opt, "one per grid point (written by thesis-jax sweep)")
->>>>>>> 6850884 (search: thesis-jax search command (shared launcher flags with sweep), configs by name, workers via python -m thesis_jax)
 
 
 def write_htcondor(exp_dir: str, workdir: str, sweep: dict,
                    todo: Sequence[Tuple[int, bool]], opt: LauncherOptions
                    ) -> Tuple[List[str], str]:
   """-> ([htcondor_job.sh, htcondor.sub], "condor_submit .../htcondor.sub")."""
-<<<<<<< HEAD
   body = _task_body(exp_dir, workdir, sweep, todo, opt.env_setup,
                     "${1:?usage: htcondor_job.sh JOB_NUMBER}")
   return _htcondor(exp_dir, workdir, [i for i, _ in todo], body, opt,
@@ -190,11 +183,6 @@ def _directive(text: str, what: str) -> str:
     raise ConfigError(f"{what} {text!r}: cluster submit files need a value "
                       "without spaces or quotes")
   return text
-=======
-  body = _task_body(exp_dir, workdir, sweep, todo, opt.env_setup, _CONDOR_TASK)
-  return _htcondor_files(exp_dir, workdir, [i for i, _ in todo], body, opt,
-                         "one grid point (written by thesis-jax sweep)")
->>>>>>> 6850884 (search: thesis-jax search command (shared launcher flags with sweep), configs by name, workers via python -m thesis_jax)
 
 
 def _dq(text: str) -> str:

@@ -116,14 +116,15 @@ def wall_time(payload: Mapping[str, Any]) -> Optional[float]:
 
 
 def figure_tag(name: str):
-  """`recon-on_epoch_end-e003-tokens.png` -> ("recon/tokens", 3)."""
+  """`recon-on_epoch_end-e003-tokens.png` -> ("recon/tokens", 2): file names
+  count epochs from 1, tracker steps (like the facts) from 0."""
   m = _FIGURE.match(name)
   if not m:
     return os.path.splitext(name)[0], None
   tag = m["family"] + (f"/{m['suffix']}" if m["suffix"] else "")
   if m["moment"] != "on_epoch_end":
     tag += f"/{m['moment']}"
-  return tag, None if m["epoch"] is None else int(m["epoch"])
+  return tag, None if m["epoch"] is None else int(m["epoch"]) - 1
 
 
 class TrackerSink:
