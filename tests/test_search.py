@@ -215,3 +215,42 @@ def test_two_workers_share_one_study(tmp_path):
   assert len(set(dirs)) == len(dirs)
   for d in dirs:
     assert os.path.isfile(os.path.join(sdir, d, "facts", "events.jsonl"))
+
+
+@pytest.mark.slow
+def test_tiny_search_end_to_end(tmp_path):
+  """4 real trials of 1 epoch: one pruned, a resume, objectives = facts,
+  TensorBoard files from the live trackers."""
+  pytest.importorskip("tensorboardX")
+  c = search_config(tmp_path)                    # vq_ae:tiny
+  c.base.logging.trackers = "tensorboard"
+  sdir, spec = search.create_search(c)
+  study = search.open_study(sdir, spec)
+  common = {"latent_dim": 8, "codebook_size": 32, "beta": 0.25,
+            "globals_beta": 1.0}
+  study.enqueue_trial(dict(common, lr=3e-3))
+  study.enqueue_trial(dict(common, lr=1e-7))     # learns nothing: pruned
+  assert search.run_worker(sdir, max_trials=2) == 2
+  t0, t1 = study.get_trials()
+  assert (t0.state.name, t1.state.name) == ("COMPLETE", "PRUNED")
+  assert t1.intermediate_values[0] > t0.intermediate_values[0]
+  assert search.run_worker(sdir) == 2            # resume: fill up to 4
+  trials = search.open_study(sdir, spec).get_trials()
+  assert len(trials) == 4
+  assert {t.state.name for t in trials} <= {"COMPLETE", "PRUNED"}
+
+  from thesis_jax.facts.readers import load_runs
+  runs = load_runs(sweep_dir=sdir)
+  best = dict(zip(runs.summary["run_dir"], runs.summary["loss.total_best"]))
+  for t in trials:
+    rd = os.path.realpath(os.path.join(sdir, t.user_attrs["run_dir"]))
+    if t.state.name == "COMPLETE":   # the objective is the facts' best val loss
+      assert t.value == pytest.approx(best[rd], rel=1e-6)
+      assert os.path.isdir(os.path.join(rd, "checkpoints"))
+    else:
+      assert rd not in best          # no on_train_end: skipped by readers
+    from tests.test_tracking import tb_records
+    recs = tb_records(os.path.join(rd, "tensorboard"))
+    vals = [v.simple_value for ev in recs for v in ev.summary.value
+            if v.tag == "val_loss"]
+    np.testing.assert_allclose(vals, [t.intermediate_values[0]], rtol=1e-6)
