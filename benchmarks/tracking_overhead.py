@@ -1,14 +1,16 @@
-"""Per-epoch cost of the experiment trackers (logging.trackers).
+"""Cost of the experiment trackers (logging.trackers) for a training run.
 
-  python benchmarks/tracking_overhead.py                       # tiny model, 6 epochs
-  python benchmarks/tracking_overhead.py --epochs 10 --plots   # + figures as images
-  python benchmarks/tracking_overhead.py --trackers mlflow --config configs/default.py
+  python benchmarks/tracking_overhead.py                          # default:smoke, 8 epochs
+  python benchmarks/tracking_overhead.py --config default:tiny --epochs 20 --plots
+  python benchmarks/tracking_overhead.py --trackers "mlflow;tensorboard,mlflow,wandb"
 
-Trains once per tracker with the driver's on_event hook wrapped in a timer,
-so the numbers are the time the training loop waits for the tracker: the
-first event (opening the run, logging the config), each later on_epoch_end
-(scalars, plus images with --plots), and the end (close). The epoch time of
-the same run is printed for scale.
+Trains once without trackers and once per entry of --trackers (";"-separated
+sets), each twice (--reps): the first pass in a fresh output root pays the
+one-off set-up (imports, MLflow's database), the second shows the steady
+state. Per run it prints the time the training loop spends in the tracker
+hook per epoch (median over epochs after the first), the median epoch time
+(compare with the `none` row), and the wait at the end (the tracker thread
+draining its queue).
 """
 from __future__ import annotations
 
@@ -22,23 +24,17 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
-def timed(hook, out):
-  def wrapped(moment, payload, context):
-    t0 = time.perf_counter()
-    hook(moment, payload, context)
-    out.append((moment, time.perf_counter() - t0))
-  return wrapped
-
-
 def main():
   ap = argparse.ArgumentParser()
-  ap.add_argument("--config", default="configs/default.py:tiny")
-  ap.add_argument("--trackers", default="tensorboard,mlflow,wandb")
-  ap.add_argument("--epochs", type=int, default=6)
+  ap.add_argument("--config", default="default:smoke")
+  ap.add_argument("--trackers", default="tensorboard;mlflow;wandb;"
+                  "tensorboard,mlflow,wandb")
+  ap.add_argument("--epochs", type=int, default=8)
+  ap.add_argument("--reps", type=int, default=2)
   ap.add_argument("--plots", action="store_true",
                   help="logging.make_plots=True (figures sent as images)")
   args = ap.parse_args()
-  from benchmarks.train_throughput import load_config
+  from thesis_jax.config_files import load
   from thesis_jax.monitoring import figure_hook
   from thesis_jax.tracking import tracker_hook
   from thesis_jax.train.driver import train
@@ -46,31 +42,33 @@ def main():
   root = tempfile.mkdtemp(prefix="trk_bench_")
   print(f"config {args.config}, {args.epochs} epochs, plots {args.plots}, "
         f"output {root}")
-  print(f"{'tracker':<12}{'first event':>13}{'per epoch':>12}{'max epoch':>12}"
-        f"{'close':>9}{'epoch time':>12}   [ms]")
-  for name in args.trackers.split(","):
-    cfg = load_config(args.config)
-    cfg.logging.output_root = root
-    cfg.logging.progress = False
-    cfg.logging.make_plots = bool(args.plots)
-    cfg.logging.trackers = name
-    cfg.phase1.trainer.epochs = args.epochs
-    calls = []
-    th = timed(tracker_hook(cfg), calls)
-    fig = figure_hook(cfg.logging)
+  print(f"{'pass':<5}{'trackers':<28}{'hook/epoch [ms]':>16}"
+        f"{'epoch [ms]':>12}{'end wait [ms]':>15}{'wall [s]':>10}")
+  for rep in range(args.reps):
+    for names in ["none"] + args.trackers.split(";"):
+      cfg, _ = load(args.config, "train")
+      cfg.logging.update(output_root=root, progress=False,
+                         make_plots=bool(args.plots),
+                         trackers="" if names == "none" else names)
+      cfg.phase1.trainer.epochs = args.epochs
+      fig, trk = figure_hook(cfg.logging), tracker_hook(cfg)
+      spent = []
 
-    def hook(moment, payload, context):
-      if fig is not None:
-        fig(moment, payload, context)
-      th(moment, payload, context)
-    res = train(cfg, on_event=hook)
-    epochs = [t for m, t in calls if m == "on_epoch_end"]
-    first = calls[0][1]          # on_start: open the run, log the config
-    rest = epochs[1:]            # epoch 0 may still pay one-off imports
-    ep_time = statistics.median(res.histories["epoch_time_s"][1:])
-    print(f"{name:<12}{1e3 * first:>13.1f}{1e3 * statistics.median(rest):>12.1f}"
-          f"{1e3 * max(rest):>12.1f}{1e3 * calls[-1][1]:>9.1f}"
-          f"{1e3 * ep_time:>12.1f}")
+      def hook(moment, payload, context):
+        if fig is not None:
+          fig(moment, payload, context)
+        t0 = time.perf_counter()
+        if trk is not None:
+          trk(moment, payload, context)
+        spent.append((moment, time.perf_counter() - t0))
+      t0 = time.perf_counter()
+      res = train(cfg, on_event=hook)
+      wall = time.perf_counter() - t0
+      per_epoch = [t for m, t in spent if m == "on_epoch_end"][1:]
+      epoch_s = res.histories["epoch_time_s"][1:]
+      print(f"{rep + 1:<5}{names:<28}{1e3 * statistics.median(per_epoch):>16.2f}"
+            f"{1e3 * statistics.median(epoch_s):>12.0f}"
+            f"{1e3 * spent[-1][1]:>15.0f}{wall:>10.1f}", flush=True)
 
 
 if __name__ == "__main__":

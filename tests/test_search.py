@@ -218,6 +218,7 @@ def test_two_workers_share_one_study(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.filterwarnings("ignore:Fixed parameter lr")   # 1e-7: off-range
 def test_tiny_search_end_to_end(tmp_path):
   """4 real trials of 1 epoch: one pruned, a resume, objectives = facts,
   TensorBoard files from the live trackers."""
@@ -226,7 +227,7 @@ def test_tiny_search_end_to_end(tmp_path):
   c.base.logging.trackers = "tensorboard"
   sdir, spec = search.create_search(c)
   study = search.open_study(sdir, spec)
-  common = {"latent_dim": 8, "codebook_size": 32, "beta": 0.25,
+  common = {"latent_dim": 8, "codebook_size": 64, "beta": 0.25,
             "globals_beta": 1.0}
   study.enqueue_trial(dict(common, lr=3e-3))
   study.enqueue_trial(dict(common, lr=1e-7))     # learns nothing: pruned

@@ -11,21 +11,32 @@
 __version__ = "0.1.0"
 
 
-def train_model(config, overrides=None):
+def train_model(config, overrides=None, on_event=None):
   """Trains `config` (see configs/default.py) with the training figures of
-  `logging.make_plots`; returns a TrainResult (run_dir, best_val_loss,
-  best_epoch, test_loss, final, test, histories).
+  `logging.make_plots` and the experiment trackers of `logging.trackers`;
+  returns a TrainResult (run_dir, best_val_loss, best_epoch, test_loss,
+  final, test, histories).
 
   `overrides`: the command-line assignments, saved with the run's config;
   on resume the keys they name are the ones asked to change (None: every key
   of `config`; see README "Failures and recovery").
+  `on_event(moment, payload, context)`: one more driver hook, called after
+  the figures and trackers (e.g. a search's pruner, which raises to stop).
   """
   # Imported here so `import thesis_jax` stays light (no JAX start-up).
   from thesis_jax.train.host_devices import setup_devices
   setup_devices(int(config.phase1.trainer.batch_size))   # same as the CLI
   from thesis_jax.monitoring import figure_hook
+  from thesis_jax.tracking import tracker_hook
   from thesis_jax.train.driver import train
-  return train(config, overrides, on_event=figure_hook(config.logging))
+  # figures first: the trackers send this event's figures with it
+  hooks = [h for h in (figure_hook(config.logging), tracker_hook(config),
+                       on_event) if h is not None]
+
+  def each(moment, payload, context):
+    for h in hooks:
+      h(moment, payload, context)
+  return train(config, overrides, on_event=each if hooks else None)
 
 
 def get_config(name: str = "default", kind: str = "train"):

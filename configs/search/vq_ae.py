@@ -37,6 +37,9 @@ def get_config(arg: str = ""):
       "n_trials": 20, "objective": "val_loss", "direction": "minimize",
       "pruner": "median", "n_startup_trials": 5, "n_warmup_steps": 1,
       "sampler_seed": 0})
+  if arg in ("smoke", "tiny"):   # sizes that fit the tiny model
+    c.space.codebook_size.choices = (16, 32, 64)
+    c.space.latent_dim.high = 16
   if arg == "smoke":
     c.search.update(n_trials=6, n_startup_trials=2)
     c.base.phase1.trainer.epochs = 3

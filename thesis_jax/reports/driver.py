@@ -27,6 +27,7 @@ from thesis_jax.facts.run_config import CONVENTION
 from thesis_jax.facts.schema import git_commit
 from thesis_jax.reports.compare_globals_heads import CompareGlobalsHeads
 from thesis_jax.reports.compare_tokenizers import CompareTokenizers
+from thesis_jax.reports.search import SearchReport
 from thesis_jax.config_tools import split_list, to_plain as config_to_dict
 from thesis_jax.train.rundir import (check_name, create_unique_dir,
                                      ensure_writable_dir, timestamp)
@@ -38,6 +39,7 @@ POINTER = "report_pointer.txt"
 REPORTS = {
     "compare_tokenizers": CompareTokenizers,
     "compare_globals_heads": CompareGlobalsHeads,
+    "search": SearchReport,
 }
 
 
