@@ -255,3 +255,23 @@ def test_tiny_search_end_to_end(tmp_path):
     vals = [v.simple_value for ev in recs for v in ev.summary.value
             if v.tag == "val_loss"]
     np.testing.assert_allclose(vals, [t.intermediate_values[0]], rtol=1e-6)
+
+
+def test_search_command(tmp_path, capsys):
+  from thesis_jax.commands.search import run
+  run(["--config", "vq_ae:tiny", f"--config.base.logging.output_root={tmp_path}",
+       "--launcher", "slurm", "--tasks", "2", "--partition", "gpu"])
+  out = capsys.readouterr().out
+  assert "lr: float log [0.0001, 0.003]" in out and "submit with: sbatch" in out
+  (sdir,) = [os.path.join(tmp_path, "multiruns", d)
+             for d in os.listdir(tmp_path / "multiruns")]
+  assert search.open_study(sdir, search.read_spec(sdir)).get_trials() == []
+  for argv, msg in ((["--parallel", "0", "--config", "vq_ae:tiny"], "--parallel"),
+                    ([], "give --config"),
+                    (["--config", "vq_ae", "--config.space.lr.low=1.0"],
+                     "space.lr: low (1.0) must be < high")):
+    with pytest.raises(SystemExit) as e:
+      run(argv)
+    assert e.value.code == 2
+    assert msg in capsys.readouterr().err
+  assert len(os.listdir(tmp_path / "multiruns")) == 1   # errors made nothing
