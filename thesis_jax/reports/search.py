@@ -112,11 +112,13 @@ def _over_trials(spec, rows):
       xs.append(r["trial"])
       bs.append(best)
     ax.step(xs, bs, where="post", color="#d62728", label="best so far")
-  pruned = [r for r in rows if r["state"] == "pruned"]
+  pruned = [r for r in rows if r["state"] == "pruned"
+            and r["last_reported"] is not None]
   if pruned:
-    for r in pruned:
-      ax.axvline(r["trial"], color="grey", alpha=0.3, lw=3)
-    ax.plot([], [], color="grey", alpha=0.3, lw=3, label="pruned")
+    ax.scatter([r["trial"] for r in pruned], [r["last_reported"] for r in pruned],
+               marker="x", color="grey", s=30, zorder=3,
+               label="pruned (value where it stopped)")
+    ys += [r["last_reported"] for r in pruned]
   maybe_log_y(ax, np.asarray(ys, float))
   ax.set(title=f"Search objective per trial ({s['direction']} {s['objective']})",
          xlabel="trial", ylabel=f"best {s['objective']} of the trial")

@@ -126,12 +126,19 @@ def run_trial(trial, sdir: str, spec: Dict[str, Any], base,
   if train_fn is None:
     import thesis_jax
     train_fn = thesis_jax.train_model
+  optuna = require_optuna()
   try:
     train_fn(cfg, job_overrides(params, keys), on_event=hook)
+  except optuna.TrialPruned as e:
+    print(f"trial {trial.number} {e}", flush=True)
+    raise
   finally:
     from thesis_jax.tracking.sink import close_all
     close_all("KILLED")    # trackers of a pruned/failed run (no-op otherwise)
-  return objective_value(run_dir, s["objective"], s["direction"])
+  value = objective_value(run_dir, s["objective"], s["direction"])
+  print(f"trial {trial.number} complete: {s['objective']} {value:.6g}",
+        flush=True)
+  return value
 
 
 def run_worker(sdir: str, train_fn: Optional[Callable] = None,

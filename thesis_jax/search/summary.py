@@ -8,8 +8,9 @@ from thesis_jax.sweeps.state import fmt_num
 
 
 def trial_rows(study, spec: Dict[str, Any]) -> List[Dict[str, Any]]:
-  """One dict per trial (trial, state, params..., objective, epochs, run_dir);
-  `epochs` = epochs reported to the pruner (the last one for pruned trials)."""
+  """One dict per trial (trial, state, params..., objective, epochs,
+  last_reported, run_dir); `epochs` = epochs reported to the pruner and
+  `last_reported` its last value (where a pruned trial stopped)."""
   rows = []
   for t in study.get_trials(deepcopy=False):
     row = {"trial": t.number, "state": t.state.name.lower()}
@@ -17,6 +18,7 @@ def trial_rows(study, spec: Dict[str, Any]) -> List[Dict[str, Any]]:
     row["objective"] = t.value
     steps = sorted(t.intermediate_values)
     row["epochs"] = steps[-1] + 1 if steps else None
+    row["last_reported"] = t.intermediate_values[steps[-1]] if steps else None
     row["run_dir"] = t.user_attrs.get("run_dir")
     rows.append(row)
   return rows
