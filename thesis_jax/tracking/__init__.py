@@ -88,7 +88,12 @@ def tracker_hook(config):
   def hook(moment: str, payload: Mapping[str, Any], context=None) -> None:
     run_dir = payload["run_dir"]
     if run_dir not in sinks:
-      sinks[run_dir] = open_sinks(config, run_dir)
+      try:
+        sinks[run_dir] = open_sinks(config, run_dir)
+      except Exception as e:  # trackers must never stop training
+        log.warning("logging.trackers: could not open: %s: %s; not tracking "
+                    "this run", type(e).__name__, e)
+        sinks[run_dir] = []
     for s in sinks[run_dir]:
       s(payload)
       if moment == "on_test_end":
