@@ -19,10 +19,11 @@ from thesis_jax.cli import Parser, UsageError, run_command
 
 def _main(args, config, overrides, config_file) -> None:
   del config, overrides, config_file
+  from thesis_jax.config_tools import split_list
   from thesis_jax.facts.discovery import discover_runs, order_key
   from thesis_jax.tracking import tracker_names
   from thesis_jax.tracking.replay import replay_runs
-  runs = [r.strip() for r in args.runs.split(",") if r.strip()]
+  runs = split_list(args.runs)
   if args.sweep_dir:
     runs += sorted(discover_runs(args.sweep_dir), key=order_key)
   if not runs:

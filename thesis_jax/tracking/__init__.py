@@ -29,11 +29,8 @@ log = logging.getLogger("thesis_jax.tracking")
 
 def tracker_names(value) -> List[str]:
   """"tensorboard, mlflow" / ("tensorboard",) -> ["tensorboard", "mlflow"]."""
-  if not value:
-    return []
-  if isinstance(value, str):
-    value = value.split(",")
-  return [str(v).strip() for v in value if str(v).strip()]
+  from thesis_jax.config_tools import split_list
+  return [str(v) for v in split_list(value or "")]
 
 
 def make_trackers(names: Sequence[str], settings) -> list:
