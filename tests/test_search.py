@@ -173,19 +173,21 @@ def test_cluster_workers_pull_from_the_study(tmp_path):
   assert "export SETUP_RAN=1" in text
   assert subprocess.run(["bash", "-n", script]).returncode == 0
   # every task runs the same worker (PYTHON=echo prints its command)
-  worker = ["-m", "thesis_jax", "search", "--resume", sdir, "--worker"]
+  worker = ["-m", "thesis_jax", "search", "--resume", sdir, "--worker",
+            "--worker_index"]
   for task in ("0", "2"):
     out = subprocess.run(["bash", script], capture_output=True, text=True,
                          env=dict(os.environ, PYTHON="echo",
                                   SLURM_ARRAY_TASK_ID=task), timeout=30)
-    assert out.stdout.split() == worker, out.stderr
+    assert out.stdout.split() == worker + [task], out.stderr
   files, submit = search.write_cluster("htcondor", sdir, str(tmp_path), spec, 2,
                                        LauncherOptions())
   sh, sub = files
   assert "queue job in (0 1)" in open(sub).read()
+  env = {k: v for k, v in os.environ.items() if k != "SLURM_ARRAY_TASK_ID"}
   out = subprocess.run(["bash", sh, "1"], capture_output=True, text=True,
-                       env=dict(os.environ, PYTHON="echo"), timeout=30)
-  assert out.stdout.split() == worker, out.stderr
+                       env=dict(env, PYTHON="echo"), timeout=30)
+  assert out.stdout.split() == worker + ["1"], out.stderr
   with pytest.raises(ConfigError, match="unknown launcher"):
     search.write_cluster("pbs", sdir, "/repo", spec, 1, opt)
 
@@ -196,12 +198,12 @@ def test_two_workers_share_one_study(tmp_path):
   sdir, spec = search.create_search(c)
   ran, errors = [], []
 
-  def worker():
+  def worker(index):
     try:
-      ran.append(search.run_worker(sdir, train_fn=fake_train))
+      ran.append(search.run_worker(sdir, train_fn=fake_train, worker=index))
     except Exception as e:  # surfaced below
       errors.append(e)
-  threads = [threading.Thread(target=worker) for _ in range(2)]
+  threads = [threading.Thread(target=worker, args=(i,)) for i in range(2)]
   for t in threads:
     t.start()
   for t in threads:
@@ -213,6 +215,8 @@ def test_two_workers_share_one_study(tmp_path):
   assert all(t.state.name == "COMPLETE" for t in trials)
   dirs = [t.user_attrs["run_dir"] for t in trials]
   assert len(set(dirs)) == len(dirs)
+  # the workers' samplers are seeded apart: no two trials alike
+  assert len({tuple(sorted(t.params.items())) for t in trials}) == len(trials)
   for d in dirs:
     assert os.path.isfile(os.path.join(sdir, d, "facts", "events.jsonl"))
 

@@ -52,7 +52,7 @@ def _main(args, config, overrides, config_file) -> None:
     from thesis_jax.sweeps.basecfg import load_base
     from thesis_jax.train.host_devices import configure_host_devices
     configure_host_devices(int(load_base(sdir).phase1.trainer.batch_size))
-    n = search.run_worker(sdir)
+    n = search.run_worker(sdir, worker=args.worker_index)
     print(f"worker done: {n} trial(s) run here", flush=True)
     return
   print(f"search folder: {sdir}", flush=True)
@@ -90,5 +90,7 @@ def run(argv=None, prog: str = "thesis-jax search") -> None:
                  help="cluster launchers: array tasks (workers) to write")
   p.add_argument("--worker", action="store_true", help="run trials in this "
                  "process (what each parallel or cluster worker runs)")
+  p.add_argument("--worker_index", type=int, default=0, help="with --worker: "
+                 "offsets the sampler seed (set by --parallel / the launchers)")
   add_launcher_flags(p)
   run_command("search", p, _main, argv, default_config="vq_ae")

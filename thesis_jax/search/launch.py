@@ -18,9 +18,9 @@ from typing import Dict, List, Tuple
 from thesis_jax.sweeps import runner, state
 
 
-def worker_command(sdir: str) -> List[str]:
+def worker_command(sdir: str, index: int) -> List[str]:
   return [sys.executable, "-m", "thesis_jax", "search", "--resume", sdir,
-          "--worker"]
+          "--worker", "--worker_index", str(index)]
 
 
 def run_local_workers(sdir: str, parallel: int, workdir: str,
@@ -35,7 +35,7 @@ def run_local_workers(sdir: str, parallel: int, workdir: str,
   try:
     for slot in slots:
       log_path = os.path.join(sdir, "logs", f"worker{slot.index}.log")
-      cmd = worker_command(sdir)
+      cmd = worker_command(sdir, slot.index)
       with open(log_path, "a") as f:
         f.write(f"# {state.now_iso()} {slot.label}: {shlex.join(cmd)}\n")
       proc = runner.spawn(cmd, slot, workdir, env)
@@ -64,7 +64,9 @@ def write_cluster(launcher: str, sdir: str, workdir: str, spec: dict,
                   n_tasks: int, opt) -> Tuple[List[str], str]:
   """An array job of `n_tasks` workers (slurm or htcondor)."""
   from thesis_jax.sweeps.launchers import write_array
+  # the task number (SLURM's array index, HTCondor's argument) is the index
   cmd = (f'"${{PYTHON:-python}}" -m thesis_jax search --resume '
-         f'{shlex.quote(sdir)} --worker')
+         f'{shlex.quote(sdir)} --worker --worker_index '
+         '"${SLURM_ARRAY_TASK_ID:-${1:-0}}"')
   return write_array(launcher, sdir, workdir, spec["name"],
                      list(range(n_tasks)), cmd, opt, what="search worker")

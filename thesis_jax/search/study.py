@@ -43,8 +43,10 @@ def require_optuna():
   return optuna
 
 
-def open_study(sdir: str, spec: Dict[str, Any]):
-  """Creates or loads the study in `{sdir}/study.db`."""
+def open_study(sdir: str, spec: Dict[str, Any], worker: int = 0):
+  """Creates or loads the study in `{sdir}/study.db`. The sampler seed is
+  `search.sampler_seed` offset by `worker` and by the trials so far: one
+  worker from an empty study reproduces a search exactly."""
   optuna = require_optuna()
   s = spec["search"]
   storage = optuna.storages.RDBStorage(
@@ -56,10 +58,14 @@ def open_study(sdir: str, spec: Dict[str, Any]):
   pruner = (optuna.pruners.MedianPruner(
       n_startup_trials=s["n_startup_trials"], n_warmup_steps=s["n_warmup_steps"])
             if s["pruner"] == "median" else optuna.pruners.NopPruner())
-  sampler = optuna.samplers.TPESampler(seed=s["sampler_seed"])
-  return optuna.create_study(
+  study = optuna.create_study(
       storage=storage, study_name=spec["study_name"], direction=s["direction"],
-      sampler=sampler, pruner=pruner, load_if_exists=True)
+      pruner=pruner, load_if_exists=True)
+  # seeded by worker and by the trials already there, so neither parallel
+  # workers nor a resumed search repeat earlier draws
+  study.sampler = optuna.samplers.TPESampler(
+      seed=s["sampler_seed"] + 7919 * worker + len(study.trials))
+  return study
 
 
 def objective_value(run_dir: str, key: str, direction: str) -> float:
@@ -142,17 +148,17 @@ def run_trial(trial, sdir: str, spec: Dict[str, Any], base,
 
 
 def run_worker(sdir: str, train_fn: Optional[Callable] = None,
-               max_trials: Optional[int] = None) -> int:
+               max_trials: Optional[int] = None, worker: int = 0) -> int:
   """Pulls trials from the study until it is full; -> trials run here.
 
   `max_trials`: stop after this many here (tests; cluster tasks leave it
-  None). A diverged trial (NaN loss) fails and the worker goes on; any other
+  None). `worker`: this worker's index (local slot or array task). A diverged trial (NaN loss) fails and the worker goes on; any other
   error fails the trial and stops the worker.
   """
   from thesis_jax.sweeps.basecfg import load_base
   spec = folder.read_spec(sdir)
   base = load_base(sdir)
-  study = open_study(sdir, spec)
+  study = open_study(sdir, spec, worker)
   optuna = require_optuna()
   n_target = spec["search"]["n_trials"]
   done = 0
