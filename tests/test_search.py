@@ -37,6 +37,9 @@ def val_curve(lr, epochs, beta=0.25):
 def fake_train(cfg, overrides, on_event=None):
   """Writes what training with `cfg` would leave, calling on_event per epoch."""
   rd = cfg.logging.run_dir
+  if cfg.phase1.trainer.lr == 3e-3:      # "diverges" (only enqueued exactly)
+    from thesis_jax.errors import NonFiniteLossError
+    raise NonFiniteLossError(f"non-finite loss at epoch 1 in {rd}")
   vals = val_curve(cfg.phase1.trainer.lr, cfg.phase1.trainer.epochs,
                    cfg.phase1.latent_space.beta)
   kw = dict(config=to_plain(cfg), overrides=overrides, layout="thesis_jax",
@@ -279,3 +282,16 @@ def test_search_command(tmp_path, capsys):
     assert e.value.code == 2
     assert msg in capsys.readouterr().err
   assert len(os.listdir(tmp_path / "multiruns")) == 1   # errors made nothing
+
+
+def test_diverged_trial_fails_and_the_worker_goes_on(tmp_path):
+  c = search_config(tmp_path, n_trials=2, pruner="none")
+  sdir, spec = search.create_search(c)
+  study = search.open_study(sdir, spec)
+  common = {"latent_dim": 8, "codebook_size": 64, "beta": 0.25,
+            "globals_beta": 1.0}
+  for lr in (3e-3, 1e-3, 2e-3):
+    study.enqueue_trial(dict(common, lr=lr))
+  assert search.run_worker(sdir, train_fn=fake_train) == 3
+  states = [t.state.name for t in search.open_study(sdir, spec).get_trials()]
+  assert states == ["FAIL", "COMPLETE", "COMPLETE"]   # the budget: 2 not failed

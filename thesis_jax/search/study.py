@@ -21,7 +21,7 @@ import os
 import warnings
 from typing import Any, Callable, Dict, Optional
 
-from thesis_jax.errors import ConfigError, NonFiniteLossError
+from thesis_jax.errors import ConfigError, NonFiniteLossError, ThesisJaxError
 from thesis_jax.facts.schema import iter_events
 from thesis_jax.search import folder
 from thesis_jax.search.space import suggest
@@ -102,7 +102,7 @@ def prune_hook(trial, key: str) -> Callable:
       return
     trial.report(float(value), int(payload["epoch"]))
     if trial.should_prune():
-      raise optuna.TrialPruned(f"pruned after epoch {payload['epoch']}")
+      raise optuna.TrialPruned(f"pruned after epoch {int(payload['epoch']) + 1}")
   return hook
 
 
@@ -152,8 +152,9 @@ def run_worker(sdir: str, train_fn: Optional[Callable] = None,
   """Pulls trials from the study until it is full; -> trials run here.
 
   `max_trials`: stop after this many here (tests; cluster tasks leave it
-  None). `worker`: this worker's index (local slot or array task). A diverged trial (NaN loss) fails and the worker goes on; any other
-  error fails the trial and stops the worker.
+  None). `worker`: this worker's index (local slot or array task). A
+  diverged trial (NaN loss) fails and the worker goes on; any other error
+  fails the trial and stops the worker.
   """
   from thesis_jax.sweeps.basecfg import load_base
   spec = folder.read_spec(sdir)
@@ -168,7 +169,7 @@ def run_worker(sdir: str, train_fn: Optional[Callable] = None,
       break
     failed = sum(t.state.name == "FAIL" for t in study.get_trials(deepcopy=False))
     if failed >= n_target:
-      raise ConfigError(f"{sdir}: {failed} trials failed (no more are "
+      raise ThesisJaxError(f"{sdir}: {failed} trials failed (no more are "
                         "started); see the logs and the trials' run folders")
     study.optimize(lambda t: run_trial(t, sdir, spec, base, train_fn),
                    n_trials=1, catch=(NonFiniteLossError,))
