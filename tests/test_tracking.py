@@ -161,6 +161,7 @@ def test_mlflow_local_store(tmp_path):
   assert len(client.get_metric_history(run.info.run_id, "val_loss")) == 3
 
 
+@pytest.mark.slow   # W&B starts its service process (~5 s)
 def test_wandb_offline_run(tmp_path, monkeypatch):
   pytest.importorskip("wandb")
   monkeypatch.delenv("WANDB_MODE", raising=False)
