@@ -48,13 +48,15 @@ def get_config(arg: str = ""):
       "globals_beta": 1.0})
   # --- graph / set-transformer keys (models/gnn.py, set_transformer.py)
   for sub in (p.encoder, p.decoder):
-    sub.gnn_layers = 2        # message-passing / attention blocks
-    sub.gnn_hidden = 64       # node width
-    sub.attn_heads = 4        # set_transformer heads (divide gnn_hidden)
+    sub.gnn_layers = 2        # gnn: message-passing blocks
+    sub.gnn_hidden = 64       # gnn: node width
+    sub.st_layers = 2         # set_transformer: attention blocks
+    sub.st_hidden = 64        # set_transformer: token width
+    sub.attn_heads = 4        # set_transformer: heads (divide st_hidden)
   p.decoder.gnn_edge_dim = 4  # gnn decoder: learned edge-distance channels
   # --- end graph keys
   p.loss = ml_collections.ConfigDict({"mask_padding": False})
-  p.init = "default"   # default (flax: lecun-normal, zero bias) | torch (issue 15)
+  p.init = "default"   # default (flax: lecun-normal, zero bias) | torch
   p.trainer = ml_collections.ConfigDict({
       "epochs": 10, "batch_size": 128, "lr": 1e-3, "weight_decay": 0.0,
       "grad_clip": 1.0, "seed": 42,

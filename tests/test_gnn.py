@@ -74,7 +74,8 @@ def test_pair_features_match_numpy_delta_r_and_mass():
 def _cfg(name):
   c = get_config()
   for sub in (c.phase1.encoder, c.phase1.decoder):
-    sub.update(name=name, gnn_layers=2, gnn_hidden=16, attn_heads=2)
+    sub.update(name=name, gnn_layers=2, gnn_hidden=16, st_layers=2, st_hidden=16,
+               attn_heads=2)
   return c.phase1
 
 

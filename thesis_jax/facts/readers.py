@@ -31,6 +31,7 @@ from thesis_jax.errors import ConfigError
 from thesis_jax.facts.discovery import discover_runs, is_run_dir, order_key
 from thesis_jax.facts.run_config import (describe, facts_semantics,
                                          read_run_config, swept_params)
+from thesis_jax.facts.schema import clean_number, json_safe
 
 log = logging.getLogger("thesis_jax.facts")
 
@@ -62,16 +63,8 @@ class Runs:
 
   def records(self) -> List[Dict[str, Any]]:
     """Summary rows as JSON-friendly dicts (NaN -> None)."""
-    return [{k: _jsonable(v) for k, v in r.items()}
+    return [{k: json_safe(v) for k, v in r.items()}
             for r in self.summary.to_dict("records")]
-
-
-def _jsonable(v):
-  if isinstance(v, (np.integer,)):
-    return int(v)
-  if isinstance(v, (float, np.floating)):
-    return float(v) if math.isfinite(v) else None
-  return v
 
 
 def read_events(path: str) -> Dict[str, Any]:
@@ -133,14 +126,6 @@ def _align(values: list, n: int) -> np.ndarray:
   return np.concatenate([a, np.full(n - len(a), np.nan)])
 
 
-def _num(x) -> Optional[float]:
-  try:
-    f = float(x)
-  except (TypeError, ValueError):
-    return None
-  return f if math.isfinite(f) else None
-
-
 def read_run(run_dir: str) -> Tuple[Dict[str, Any], pd.DataFrame]:
   """-> (summary row, per-epoch frame). Raises IncompleteRun."""
   rc = read_run_config(run_dir)
@@ -173,24 +158,24 @@ def read_run(run_dir: str) -> Tuple[Dict[str, Any], pd.DataFrame]:
   ib = int(df["val_loss"].idxmin())
   row["epochs"] = len(df)
   row["best_epoch"] = int(df["epoch"].iloc[ib])
-  row["loss.total_best"] = _num(df["val_loss"].iloc[ib])
-  row["loss.total_final"] = _num(df["val_loss"].iloc[-1])
+  row["loss.total_best"] = clean_number(df["val_loss"].iloc[ib])
+  row["loss.total_final"] = clean_number(df["val_loss"].iloc[-1])
   for k, col in BEST_KEYS.items():
-    row[col] = _num(df[k].iloc[ib]) if k in df else None
-  row["loss.recon_final"] = _num(df["rec_tokens"].iloc[-1]) if "rec_tokens" in df else None
-  row["loss.rec_globals_final"] = (_num(df["rec_globals"].iloc[-1])
+    row[col] = clean_number(df[k].iloc[ib]) if k in df else None
+  row["loss.recon_final"] = clean_number(df["rec_tokens"].iloc[-1]) if "rec_tokens" in df else None
+  row["loss.rec_globals_final"] = (clean_number(df["rec_globals"].iloc[-1])
                                    if "rec_globals" in df else None)
-  total = _num(ev["on_train_end"].get("total_time_s"))
-  row["total_time_s"] = total if total is not None else _num(
+  total = clean_number(ev["on_train_end"].get("total_time_s"))
+  row["total_time_s"] = total if total is not None else clean_number(
       df.get("epoch_time_s", pd.Series(dtype=float)).sum())
   for col, src, how in (("mean_epoch_time_s", "epoch_time_s", "mean"),
                         ("throughput_mean", "throughput", "mean"),
                         ("max_memory_mib_max", "max_memory_mib", "max")):
-    row[col] = _num(getattr(df[src], how)()) if src in df else None
+    row[col] = clean_number(getattr(df[src], how)()) if src in df else None
   perp = df["metric_perplex"] if "metric_perplex" in df else df.get("perplex")
-  row["metric_perplex_final"] = _num(perp.iloc[-1]) if perp is not None else None
+  row["metric_perplex_final"] = clean_number(perp.iloc[-1]) if perp is not None else None
   test = (ev["on_test_end"] or {}).get("metrics") or {}
-  row["test_loss"] = _num(test.get("test_loss"))
+  row["test_loss"] = clean_number(test.get("test_loss"))
   row["test_loss_checkpoint"] = sem["test_loss_checkpoint"]
   row["globals_normalized"] = sem["globals_normalized"]
   row["latent_bits_per_token"] = latent_bits(row)

@@ -30,6 +30,20 @@ def clean_number(x):
   return f if math.isfinite(f) else None
 
 
+def json_safe(x):
+  """A value for strict JSON/YAML: NaN/inf -> None, numpy (and JAX) arrays
+  and scalars -> Python lists/numbers, tuples -> lists, dict keys -> str."""
+  if isinstance(x, dict):
+    return {str(k): json_safe(v) for k, v in x.items()}
+  if isinstance(x, (list, tuple)):
+    return [json_safe(v) for v in x]
+  if isinstance(x, float):
+    return clean_number(x)
+  if hasattr(x, "tolist") and not isinstance(x, (str, bytes)):
+    return json_safe(x.tolist())
+  return x
+
+
 def git_commit(cwd: Optional[str] = None) -> Optional[str]:
   """Short sha of the checkout holding this package (None outside git)."""
   here = cwd or os.path.dirname(os.path.abspath(__file__))

@@ -41,7 +41,7 @@ class MaskedSelfAttention(nn.Module):
   @nn.compact
   def __call__(self, h, allowed, bias: Optional[Any] = None):
     if self.hidden % self.heads:
-      raise ConfigError(f"gnn_hidden={self.hidden} must be divisible by "
+      raise ConfigError(f"st_hidden={self.hidden} must be divisible by "
                         f"attn_heads={self.heads}")
     dh = self.hidden // self.heads
     proj = lambda n: nn.DenseGeneral((self.heads, dh), name=n)(h)   # [B,T,h,d]
@@ -129,11 +129,21 @@ class SetTransformerDecoder(nn.Module):
     return x_hat, globals_prediction(self, z, train=train)
 
 
+# Run configs saved before `st_hidden`/`st_layers` existed sized the set
+# transformer with the gnn keys: read those, so old runs load unchanged.
+def _width(cfg) -> int:
+  return int(cfg.get("st_hidden", cfg.get("gnn_hidden")))
+
+
+def _depth(cfg) -> int:
+  return int(cfg.get("st_layers", cfg.get("gnn_layers")))
+
+
 def build_set_transformer_encoder(cfg, *, num_types, latent_dim, norm=None):
   return SetTransformerEncoder(
       num_types=num_types, latent_dim=latent_dim,
-      norm=require_norm(norm, "set_transformer"), hidden=int(cfg.gnn_hidden),
-      layers=int(cfg.gnn_layers), heads=int(cfg.attn_heads),
+      norm=require_norm(norm, "set_transformer"), hidden=_width(cfg),
+      layers=_depth(cfg), heads=int(cfg.attn_heads),
       id_embed_dim=int(cfg.id_embed_dim), activation=cfg.activation,
       dropout=float(cfg.dropout))
 
@@ -141,8 +151,8 @@ def build_set_transformer_encoder(cfg, *, num_types, latent_dim, norm=None):
 def build_set_transformer_decoder(cfg, *, latent_dim, cont_dim=4,
                                   num_globals=2, norm=None):
   return SetTransformerDecoder(
-      cont_dim=cont_dim, num_globals=num_globals, hidden=int(cfg.gnn_hidden),
-      layers=int(cfg.gnn_layers), heads=int(cfg.attn_heads),
+      cont_dim=cont_dim, num_globals=num_globals, hidden=_width(cfg),
+      layers=_depth(cfg), heads=int(cfg.attn_heads),
       activation=cfg.activation, dropout=float(cfg.dropout),
       globals_head=bool(cfg.globals_head),
       globals_hidden=tuple(cfg.globals_hidden))

@@ -8,8 +8,9 @@ import numpy as np
 import pandas as pd
 from matplotlib.lines import Line2D
 
-from thesis_jax.reports.style import (SEED_STYLES, latent_color, latent_label,
-                                      order_latents)
+from thesis_jax.facts.schema import clean_number, json_safe
+from thesis_jax.reports.style import (SEED_STYLES, bottleneck_color, bottleneck_label,
+                                      order_bottlenecks)
 
 
 def fmt(x, digits: int = 4) -> str:
@@ -21,14 +22,6 @@ def fmt(x, digits: int = 4) -> str:
   if x != 0 and (abs(x) >= 1e5 or abs(x) < 1e-3):
     return f"{x:.{digits - 1}e}"
   return f"{x:.{digits}g}"
-
-
-def finite(x) -> float | None:
-  try:
-    f = float(x)
-  except (TypeError, ValueError):
-    return None
-  return f if math.isfinite(f) else None
 
 
 def curves(runs, key: str = "val_loss") -> pd.DataFrame:
@@ -45,11 +38,11 @@ def seed_styles(summary: pd.DataFrame) -> Dict[Any, str]:
   return {s: SEED_STYLES[i % len(SEED_STYLES)] for i, s in enumerate(seeds)}
 
 
-def latent_legend(ax, names: Sequence, seeds: Dict[Any, str] | None = None,
+def bottleneck_legend(ax, names: Sequence, seeds: Dict[Any, str] | None = None,
                   extra: List | None = None, **kw) -> None:
   """Legend with one colour per latent space (+ one line style per seed)."""
-  handles = [Line2D([], [], color=latent_color(n), lw=2.5, marker="o",
-                    label=latent_label(n)) for n in order_latents(names)]
+  handles = [Line2D([], [], color=bottleneck_color(n), lw=2.5, marker="o",
+                    label=bottleneck_label(n)) for n in order_bottlenecks(names)]
   if seeds and len(seeds) > 1:
     handles += [Line2D([], [], color="grey", ls=st, label=f"seed {s}")
                 for s, st in seeds.items()]
@@ -63,23 +56,15 @@ def group_stats(summary: pd.DataFrame, by: Sequence[str],
   out = []
   for key, g in summary.groupby(list(by), dropna=False, sort=False):
     key = key if isinstance(key, tuple) else (key,)
-    row: Dict[str, Any] = {b: _py(k) for b, k in zip(by, key)}
+    row: Dict[str, Any] = {b: json_safe(k) for b, k in zip(by, key)}
     row["n_runs"] = int(len(g))
     for c in cols:
       v = pd.to_numeric(g[c], errors="coerce").dropna() if c in g else pd.Series([], dtype=float)
-      row[c] = {"mean": finite(v.mean()) if len(v) else None,
-                "std": finite(v.std(ddof=0)) if len(v) else None,
-                "min": finite(v.min()) if len(v) else None, "n": int(len(v))}
+      row[c] = {"mean": clean_number(v.mean()) if len(v) else None,
+                "std": clean_number(v.std(ddof=0)) if len(v) else None,
+                "min": clean_number(v.min()) if len(v) else None, "n": int(len(v))}
     out.append(row)
   return out
-
-
-def _py(v):
-  if isinstance(v, np.generic):
-    return v.item()
-  if isinstance(v, float) and not math.isfinite(v):
-    return None
-  return v
 
 
 def best_row(summary: pd.DataFrame, col: str = "loss.total_best") -> Dict[str, Any]:

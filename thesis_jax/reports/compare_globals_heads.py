@@ -21,13 +21,14 @@ from matplotlib.colors import LogNorm, Normalize
 from matplotlib.lines import Line2D
 
 from thesis_jax.errors import ConfigError
+from thesis_jax.facts.schema import clean_number
 from thesis_jax.monitoring.figures import epoch_axis, maybe_log_y
-from thesis_jax.reports.common import (best_row, curves, finite, fmt,
-                                       latent_legend, seed_styles)
+from thesis_jax.reports.common import (best_row, curves, fmt,
+                                       bottleneck_legend, seed_styles)
 from thesis_jax.reports.base import Report
 from thesis_jax.reports.style import (LOSS_UNITS, MARKERS, figure_name,
-                                      latent_color, latent_label, new_figure,
-                                      order_latents, save_png)
+                                      bottleneck_color, bottleneck_label, new_figure,
+                                      order_bottlenecks, save_png)
 
 GRIDS = (("grid_best_val_loss", "loss.total_best", "best validation loss (total)"),
          ("grid_best_rec_globals", "loss.rec_globals_best",
@@ -38,7 +39,7 @@ GRIDS = (("grid_best_val_loss", "loss.total_best", "best validation loss (total)
 
 def grid(summary: pd.DataFrame, col: str) -> Dict[str, Any]:
   """-> {"latents", "betas", "mean" [L,B], "std" [L,B], "n" [L,B]} (NaN: no run)."""
-  lat = order_latents(summary["tokenizer"])
+  lat = order_bottlenecks(summary["tokenizer"])
   betas = sorted({float(b) for b in summary["globals_beta"]})
   shape = (len(lat), len(betas))
   mean, std, n = np.full(shape, np.nan), np.full(shape, np.nan), np.zeros(shape, int)
@@ -56,8 +57,8 @@ def grid(summary: pd.DataFrame, col: str) -> Dict[str, Any]:
 def _grid_json(g) -> Dict[str, Any]:
   out: Dict[str, Any] = {}
   for i, tok in enumerate(g["latents"]):
-    out[tok] = {fmt(b): {"mean": finite(g["mean"][i, j]),
-                         "std": finite(g["std"][i, j]), "n": int(g["n"][i, j])}
+    out[tok] = {fmt(b): {"mean": clean_number(g["mean"][i, j]),
+                         "std": clean_number(g["std"][i, j]), "n": int(g["n"][i, j])}
                 for j, b in enumerate(g["betas"])}
   return out
 
@@ -128,7 +129,7 @@ def _heatmap(g, title: str):
         color = "black" if 0.299 * rgba[0] + 0.587 * rgba[1] + 0.114 * rgba[2] > 0.5 else "white"
       ax.text(j, i, txt, ha="center", va="center", fontsize=8, color=color)
   ax.set_xticks(range(nb), [fmt(b) for b in g["betas"]])
-  ax.set_yticks(range(nl), [latent_label(t) for t in g["latents"]])
+  ax.set_yticks(range(nl), [bottleneck_label(t) for t in g["latents"]])
   span = _relative_span(vals)
   if span is not None and span < NARROW_SPAN:
     # Viridis stretches any range over the full palette: say how small the
@@ -155,7 +156,7 @@ def _tradeoff(s: pd.DataFrame):
   mk = {b: MARKERS[i % len(MARKERS)] for i, b in enumerate(betas)}
   for _, r in s.iterrows():
     ax.scatter(r["loss.recon_best"], r["loss.rec_globals_best"], s=50, zorder=3,
-               color=latent_color(r["tokenizer"]), marker=mk[float(r["globals_beta"])],
+               color=bottleneck_color(r["tokenizer"]), marker=mk[float(r["globals_beta"])],
                edgecolor="black", linewidth=0.4)
   x = pd.to_numeric(s["loss.recon_best"], errors="coerce").to_numpy(float)
   y = pd.to_numeric(s["loss.rec_globals_best"], errors="coerce").to_numpy(float)
@@ -170,7 +171,7 @@ def _tradeoff(s: pd.DataFrame):
   extra = [Line2D([], [], color="grey", ls="", marker=mk[b],
                   label=f"globals_beta = {fmt(b)}") for b in betas]
   # Outside the axes: a legend inside would hide points.
-  latent_legend(ax, s["tokenizer"], extra=extra, fontsize=8,
+  bottleneck_legend(ax, s["tokenizer"], extra=extra, fontsize=8,
                 loc="upper left", bbox_to_anchor=(1.02, 1.0))
   return fig
 
@@ -189,14 +190,14 @@ def _curves(runs, key: str, label: str):
     for _, g in sub.groupby("run_dir", sort=False):
       g = g.sort_values("epoch")
       ax.plot(g["epoch"] + 1, g[key], ls=styles.get(g["seed"].iloc[0], "-"),
-              color=latent_color(g["tokenizer"].iloc[0]), marker=".", ms=4)
+              color=bottleneck_color(g["tokenizer"].iloc[0]), marker=".", ms=4)
       arrays.append(g[key].to_numpy(float))
     maybe_log_y(ax, *arrays)
     epoch_axis(ax)
     ax.set(title=f"globals-loss weight {fmt(b)}", xlabel="epoch",
            ylabel=f"{label} loss ({LOSS_UNITS})")
     ax.grid(alpha=0.3)
-  latent_legend(axes[0, -1], s["tokenizer"], styles, fontsize=8)
+  bottleneck_legend(axes[0, -1], s["tokenizer"], styles, fontsize=8)
   fig.suptitle(f"All {label} curves (total loss, including the weighted "
                "globals term)")
   return fig

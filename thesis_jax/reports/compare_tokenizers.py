@@ -14,13 +14,14 @@ import numpy as np
 import pandas as pd
 from matplotlib.lines import Line2D
 
+from thesis_jax.facts.schema import clean_number
 from thesis_jax.monitoring.figures import maybe_log_y
-from thesis_jax.reports.common import (best_row, curves, finite, fmt,
-                                       group_stats, latent_legend, seed_styles)
+from thesis_jax.reports.common import (best_row, curves, fmt,
+                                       group_stats, bottleneck_legend, seed_styles)
 from thesis_jax.reports.base import Report
 from thesis_jax.reports.style import (LOSS_UNITS, MARKERS, figure_name,
-                                      latent_color, latent_label, new_figure,
-                                      order_latents, save_png)
+                                      bottleneck_color, bottleneck_label, new_figure,
+                                      order_bottlenecks, save_png)
 
 INPUT_BITS = 4 * 32   # one token: (E, pT, eta, phi) as float32
 STATS = ("loss.total_best", "loss.recon_best", "loss.rec_globals_best",
@@ -71,7 +72,7 @@ class CompareTokenizers(Report):
     s = _with_thresholds(runs, config)
     return {"group_by": "tokenizer", "threshold_val_loss": threshold(s, config),
             "time_to_threshold_s": dict(zip(s["run_name"],
-                                            map(finite, s["time_to_threshold_s"]))),
+                                            map(clean_number, s["time_to_threshold_s"]))),
             "groups": group_stats(s, ["tokenizer"], STATS)}
 
   def text(self, runs, config) -> List[str]:
@@ -85,7 +86,7 @@ class CompareTokenizers(Report):
                    f"{fmt(m('loss.total_best')):>12} ± {fmt(sd, 2):<7}"
                    f"{fmt(m('loss.recon_best')):>12}"
                    f"{fmt(m('metric_perplex_final')):>12}"
-                   f"{fmt(finite(m('throughput_mean')) and round(m('throughput_mean'))):>11}"
+                   f"{fmt(clean_number(m('throughput_mean')) and round(m('throughput_mean'))):>11}"
                    f"{fmt(m('time_to_threshold_s'), 3):>12}")
     b = best_row(s)
     lines.append(f"best run: {b['run_name']} ({b['tokenizer']}, seed {b['seed']}): "
@@ -102,7 +103,7 @@ def _val_vs_time(runs, s, config):
   for rd, g in ep.groupby("run_dir", sort=False):
     g = g.sort_values("epoch")
     ax.plot(g["time_s"], g["val_loss"], ls=styles.get(g["seed"].iloc[0], "-"),
-            color=latent_color(g["tokenizer"].iloc[0]), marker=".", ms=4,
+            color=bottleneck_color(g["tokenizer"].iloc[0]), marker=".", ms=4,
             alpha=0.85)
     arrays.append(g["val_loss"].to_numpy(float))
   maybe_log_y(ax, *arrays)
@@ -110,7 +111,7 @@ def _val_vs_time(runs, s, config):
          xlabel="training time [s] (cumulative epoch wall time)",
          ylabel=f"validation loss ({LOSS_UNITS})")
   ax.grid(alpha=0.3)
-  latent_legend(ax, s["tokenizer"], styles, title="latent space",
+  bottleneck_legend(ax, s["tokenizer"], styles, title="latent space",
                 loc="upper left", bbox_to_anchor=(1.01, 1.0))
   return fig
 
@@ -118,10 +119,10 @@ def _val_vs_time(runs, s, config):
 def _pareto(runs, s, config):
   fig, ax = new_figure(size=(7.2, 4.6))
   d = s[s["compression"].notna()]
-  for tok in order_latents(d["tokenizer"]):
+  for tok in order_bottlenecks(d["tokenizer"]):
     g = d[d["tokenizer"] == tok]
     ax.scatter(g["compression"], g["loss.total_best"], s=45,
-               color=latent_color(tok), label=latent_label(tok), zorder=3)
+               color=bottleneck_color(tok), label=bottleneck_label(tok), zorder=3)
   pts = sorted(zip(d["compression"], d["loss.total_best"]), key=lambda p: -p[0])
   front, best = [], np.inf
   for x, y in pts:   # most compressed first: keep points that lower the error
@@ -154,12 +155,12 @@ def _perplexity(runs, s, config):
             if k is not None else v["metric_perplex_final"].to_numpy(float)
             for k in sizes]
     ax.boxplot(data, positions=range(1, len(sizes) + 1), widths=0.5,
-               patch_artist=True, boxprops={"facecolor": latent_color("vq"),
+               patch_artist=True, boxprops={"facecolor": bottleneck_color("vq"),
                                             "alpha": 0.4})
     rng = np.random.default_rng(0)
     for i, (k, d) in enumerate(zip(sizes, data), start=1):
       ax.scatter(i + rng.uniform(-0.08, 0.08, d.size), d, s=20, zorder=3,
-                 color=latent_color("vq"), label="runs" if i == 1 else None)
+                 color=bottleneck_color("vq"), label="runs" if i == 1 else None)
       if k:
         ax.hlines(k, i - 0.3, i + 0.3, colors="grey", ls="--",
                   label="codebook size" if i == 1 else None)
@@ -179,7 +180,7 @@ def _throughput(runs, s, config):
   encs = sorted({str(e) for e in s["encoder"]})
   for _, r in s.iterrows():
     ax.scatter(r["throughput_mean"], r["loss.total_best"], s=45, zorder=3,
-               color=latent_color(r["tokenizer"]),
+               color=bottleneck_color(r["tokenizer"]),
                marker=MARKERS[encs.index(str(r["encoder"])) % len(MARKERS)])
   maybe_log_y(ax, s["loss.total_best"].to_numpy(float))
   ax.set(title="Training speed vs quality (one point per run)",
@@ -189,14 +190,14 @@ def _throughput(runs, s, config):
   extra = ([Line2D([], [], color="grey", ls="", marker=MARKERS[i % len(MARKERS)],
                    label=f"encoder {e}") for i, e in enumerate(encs)]
            if len(encs) > 1 else [])
-  latent_legend(ax, s["tokenizer"], extra=extra, title="latent space")
+  bottleneck_legend(ax, s["tokenizer"], extra=extra, title="latent space")
   return fig
 
 
 def _time_to_threshold(runs, s, config):
   fig, ax = new_figure(size=(6.8, 4.4))
   thr = threshold(s, config)
-  toks = order_latents(s["tokenizer"])
+  toks = order_bottlenecks(s["tokenizer"])
   rng = np.random.default_rng(0)
   for i, tok in enumerate(toks):
     g = s[s["tokenizer"] == tok]
@@ -204,14 +205,14 @@ def _time_to_threshold(runs, s, config):
     reached = t.dropna().to_numpy(float)
     if reached.size:
       ax.bar(i, reached.mean(), yerr=reached.std() if reached.size > 1 else None,
-             color=latent_color(tok), alpha=0.45, capsize=4, width=0.6)
+             color=bottleneck_color(tok), alpha=0.45, capsize=4, width=0.6)
       ax.scatter(i + rng.uniform(-0.1, 0.1, reached.size), reached, s=20,
-                 color=latent_color(tok), zorder=3)
+                 color=bottleneck_color(tok), zorder=3)
     missed = int(t.isna().sum())
     if missed:
       ax.annotate(f"{missed} run(s) never\nreached it", (i, 0), ha="center",
                   va="bottom", fontsize=8, xytext=(0, 4), textcoords="offset points")
-  ax.set_xticks(range(len(toks)), [latent_label(t) for t in toks])
+  ax.set_xticks(range(len(toks)), [bottleneck_label(t) for t in toks])
   ax.set(title=f"Time to reach validation loss ≤ {fmt(thr)}",
          xlabel="latent space", ylabel="training time [s] (mean ± std, dots: runs)")
   ax.grid(alpha=0.3, axis="y")

@@ -24,7 +24,7 @@ import thesis_jax
 from thesis_jax.errors import ConfigError, lookup
 from thesis_jax.facts.readers import Runs, load_runs
 from thesis_jax.facts.run_config import CONVENTION
-from thesis_jax.facts.schema import git_commit
+from thesis_jax.facts.schema import git_commit, json_safe
 from thesis_jax.reports.compare_globals_heads import CompareGlobalsHeads
 from thesis_jax.reports.compare_tokenizers import CompareTokenizers
 from thesis_jax.reports.search import SearchReport
@@ -141,22 +141,6 @@ def _dump_json(path: str, obj) -> None:
     json.dump(obj, f, indent=2, default=str, allow_nan=False)
 
 
-def _clean(obj):
-  """NaN/inf -> None recursively (summary.json stays strict JSON)."""
-  if isinstance(obj, float):
-    return obj if obj == obj and abs(obj) != float("inf") else None
-  if isinstance(obj, dict):
-    return {str(k): _clean(v) for k, v in obj.items()}
-  if isinstance(obj, (list, tuple)):
-    return [_clean(v) for v in obj]
-  if hasattr(obj, "item") and not isinstance(obj, (str, bytes)):
-    try:
-      return _clean(obj.item())
-    except (TypeError, ValueError):
-      return str(obj)
-  return obj
-
-
 def run_report(config) -> ReportResult:
   """Builds the report `config.report` (see configs/reports/*.py)."""
   report = lookup(REPORTS, config.report, "report", "report")()
@@ -206,14 +190,14 @@ def _build(tmp, final, report_id, report, runs, config, sweep_dir, root,
              "skipped_runs": [{"run_dir": p, "reason": r} for p, r in runs.skipped],
              "convention": CONVENTION,
              **report.summary(runs, config), "runs": runs.records()}
-  _dump_json(os.path.join(tr_dir, "summary.json"), _clean(summary))
+  _dump_json(os.path.join(tr_dir, "summary.json"), json_safe(summary))
   figures = report.figures(runs, config, fig_dir)
   inference = None
   if run_inference is not None:
     inf_dir = os.path.join(tmp, "inference")
     os.makedirs(os.path.join(inf_dir, "figures"))
     res = run_inference(runs.records(), config.inference, inf_dir)
-    inference = _clean(_replace_paths(res or {}, tmp, final))
+    inference = json_safe(_replace_paths(res or {}, tmp, final))
     _dump_json(os.path.join(inf_dir, "summary.json"), inference)
     figures += sorted(os.path.join(inf_dir, "figures", f)
                       for f in os.listdir(os.path.join(inf_dir, "figures")))
@@ -235,7 +219,7 @@ def _build(tmp, final, report_id, report, runs, config, sweep_dir, root,
                + (["inference/summary.json"] if inference is not None else []),
       "config": config_to_dict(config)}
   with open(os.path.join(tmp, "manifest.yaml"), "w") as f:
-    yaml.safe_dump(_clean(manifest), f, sort_keys=False)
+    yaml.safe_dump(json_safe(manifest), f, sort_keys=False)
   return rel, inference
 
 

@@ -1,34 +1,34 @@
-"""Shared look of report figures: one colour per latent space, everywhere."""
+"""Shared look of report figures: one colour per bottleneck (config: latent space), everywhere."""
 from __future__ import annotations
 
 from typing import Iterable, List
 
 from thesis_jax.monitoring.figures import new_figure, save_png  # noqa: F401
 
-LATENT_ORDER = ("none", "linear", "vq")
-LATENT_COLORS = {"none": "#1f77b4", "linear": "#ff7f0e", "vq": "#2ca02c"}
+BOTTLENECK_ORDER = ("none", "linear", "vq")
+BOTTLENECK_COLORS = {"none": "#1f77b4", "linear": "#ff7f0e", "vq": "#2ca02c"}
 _EXTRA = ("#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22")
-LATENT_LABELS = {"none": "none (identity)", "linear": "linear", "vq": "VQ"}
+BOTTLENECK_LABELS = {"none": "none (identity)", "linear": "linear", "vq": "VQ"}
 SEED_STYLES = ("-", "--", ":", "-.")
 MARKERS = ("o", "s", "^", "D", "v", "P", "X")
 LOSS_UNITS = "MSE, normalised units"
 
 
-def order_latents(names: Iterable) -> List[str]:
+def order_bottlenecks(names: Iterable) -> List[str]:
   """none, linear, vq first (the original's order), then any other names sorted."""
   names = {str(n) for n in names if n is not None}
-  return [n for n in LATENT_ORDER if n in names] + sorted(names - set(LATENT_ORDER))
+  return [n for n in BOTTLENECK_ORDER if n in names] + sorted(names - set(BOTTLENECK_ORDER))
 
 
-def latent_color(name) -> str:
+def bottleneck_color(name) -> str:
   name = str(name)
-  if name in LATENT_COLORS:
-    return LATENT_COLORS[name]
+  if name in BOTTLENECK_COLORS:
+    return BOTTLENECK_COLORS[name]
   return _EXTRA[sum(map(ord, name)) % len(_EXTRA)]
 
 
-def latent_label(name) -> str:
-  return LATENT_LABELS.get(str(name), str(name))
+def bottleneck_label(name) -> str:
+  return BOTTLENECK_LABELS.get(str(name), str(name))
 
 
 def figure_name(key: str) -> str:

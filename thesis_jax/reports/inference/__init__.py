@@ -10,12 +10,10 @@ Options: configs/reports/inference_defaults.py.
 """
 from __future__ import annotations
 
-import math
 import os
 from typing import Dict, List
 
-import numpy as np
-
+from thesis_jax.facts.schema import json_safe
 from thesis_jax.reports.inference import corruptions, figures, metrics  # noqa: F401
 from thesis_jax.reports.inference.corruptions import CORRUPTIONS  # noqa: F401
 from thesis_jax.reports.inference.run import (SHUFFLE_NOTE, anomaly_file_list,
@@ -32,24 +30,6 @@ def has_checkpoint(run_dir: str) -> bool:
   """A thesis_jax run, or an original one converted by import_original."""
   return (os.path.isdir(os.path.join(run_dir, "checkpoints"))
           and os.path.exists(os.path.join(run_dir, "cfg.yaml")))
-
-
-def json_safe(x):
-  """numpy scalars/arrays -> Python; NaN/inf -> None; tuples -> lists."""
-  if isinstance(x, dict):
-    return {str(k): json_safe(v) for k, v in x.items()}
-  if isinstance(x, (list, tuple)):
-    return [json_safe(v) for v in x]
-  if isinstance(x, np.ndarray):
-    return json_safe(x.tolist())
-  if isinstance(x, (np.bool_, bool)):
-    return bool(x)
-  if isinstance(x, (np.integer,)):
-    return int(x)
-  if isinstance(x, (float, np.floating)):
-    x = float(x)
-    return x if math.isfinite(x) else None
-  return x
 
 
 def _label(run: Dict) -> str:

@@ -150,7 +150,7 @@ def auroc_vs_strength_figure(path: str, per_run: Dict[str, List[dict]],
   units: {strategy: strength axis label}; notes: {strategy: panel text}.
   """
   notes = notes or {}
-  from thesis_jax.reports.style import MARKERS, SEED_STYLES, latent_color
+  from thesis_jax.reports.style import MARKERS, SEED_STYLES, bottleneck_color
   strategies: List[str] = []
   for recs in per_run.values():
     for r in recs:
@@ -171,7 +171,7 @@ def auroc_vs_strength_figure(path: str, per_run: Dict[str, List[dict]],
   for label in per_run:
     lat = latents.get(label, "")
     i = count[lat] = count.get(lat, -1) + 1
-    styles[label] = dict(color=latent_color(lat), marker=MARKERS[i % len(MARKERS)],
+    styles[label] = dict(color=bottleneck_color(lat), marker=MARKERS[i % len(MARKERS)],
                          ls=SEED_STYLES[(i // len(MARKERS)) % len(SEED_STYLES)])
   for ax, name in zip(axes, strategies):
     top = 0.0

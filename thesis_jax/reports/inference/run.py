@@ -22,6 +22,7 @@ from thesis_jax.data import h5
 from thesis_jax.data.layout import Events
 from thesis_jax.data.pipeline import SPLITS, load_raw
 from thesis_jax.errors import ConfigError, DataError, lookup
+from thesis_jax.facts.schema import clean_number
 from thesis_jax.reports.inference import bootstrap, corruptions, figures, metrics
 from thesis_jax.reports.inference.baselines import Baselines
 from thesis_jax.reports.inference.prior_scores import (PriorScorer,
@@ -54,13 +55,6 @@ def anomaly_file_list(cfg) -> List[str]:
   return [str(p) for p in split_list(cfg.get("anomaly_files", "") or "")]
 
 
-def _finite(x):
-  if x is None:
-    return None
-  x = float(x)
-  return x if math.isfinite(x) else None
-
-
 def _changed(a: Events, b: Events) -> np.ndarray:
   """bool [N]: events whose ids, features or globals differ."""
   return ((a.ids != b.ids).any(1) | (a.cont != b.cont).any((1, 2))
@@ -68,7 +62,7 @@ def _changed(a: Events, b: Events) -> np.ndarray:
 
 
 def _score_means(scores: Dict[str, np.ndarray]) -> Dict:
-  return {k: _finite(np.mean(v)) for k, v in scores.items()}
+  return {k: clean_number(np.mean(v)) for k, v in scores.items()}
 
 
 def _record(kind, name, strength, label, clean, anom, primary, cfg,
@@ -95,16 +89,16 @@ def _record(kind, name, strength, label, clean, anom, primary, cfg,
         c, a, n_boot, int(cfg.seed), level, paired=changed is not None)["auroc_ci"]
   rec = {"kind": kind, "strategy": name, "strength": strength, "label": label,
          "n_clean": int(clean[primary].size), "n_anomalous": int(prim_scores.size),
-         "mean_score": _finite(np.mean(prim_scores)),
-         "mean_score_clean": _finite(np.mean(clean[primary]))}
+         "mean_score": clean_number(np.mean(prim_scores)),
+         "mean_score_clean": clean_number(np.mean(clean[primary]))}
   if np.isfinite(prim_scores).all() and np.isfinite(clean[primary]).all():
     rec.update(metrics.summarize(clean[primary], prim_scores))
   else:
     rec.update({"auroc": None, "note": f"score '{primary}' is not finite"})
-  rec["auroc"] = _finite(rec["auroc"])
+  rec["auroc"] = clean_number(rec["auroc"])
   rec["auroc_ci"] = ci_by_score.get(primary) or [None, None]
   rec["ci_level"], rec["n_boot"] = level, n_boot
-  rec["auroc_by_score"] = {k: _finite(v) for k, v in by_score.items()}
+  rec["auroc_by_score"] = {k: clean_number(v) for k, v in by_score.items()}
   rec["auroc_ci_by_score"] = ci_by_score
   if changed is not None:
     rec["frac_events_changed"] = float(np.mean(changed))
