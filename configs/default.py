@@ -64,6 +64,8 @@ def get_config(arg: str = ""):
       "resume": False,               # continue logging.run_dir (or the newest
                                      # unfinished run of this name)
       "eval_batch_size": 1024,
+      "packed": True,                # padding-free compute where exact (same
+                                     # numbers); False: dense, every slot
       # --- thesis-ml compatibility (issue 15; the original: False, "last")
       "drop_last": True,             # False: keep the last partial batch
       "test_checkpoint": "best"})    # test metrics of the best | last model

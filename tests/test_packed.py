@@ -151,3 +151,29 @@ def test_packed_equals_dense_without_padding_slots():
   _close(dense["state"], packed["state"], "state")
   unused = np.asarray(dense["state"].model_state["vq_stats"]["bottleneck"]["unused"])
   assert unused.max() > 0
+
+
+@pytest.mark.slow
+def test_training_run_packed_equals_dense(tmp_path, capsys):
+  """Whole runs (CMS events, default config shrunk): every logged number of
+  the packed run equals the dense run's (float32 rounding)."""
+  import thesis_jax
+  from conftest import CMS_H5, tiny_config
+  res = {}
+  for packed in (True, False):
+    cfg = tiny_config(tmp_path / str(packed), **{
+        "data.path": CMS_H5, "phase1.trainer.packed": packed,
+        "logging.progress": True})
+    res[packed] = thesis_jax.train_model(cfg)
+  log = capsys.readouterr().out
+  assert "padding-free compute" in log
+  assert "dense compute (phase1.trainer.packed=False)" in log
+  a, b = res[True], res[False]
+  assert a.histories["val_loss"][-1] < a.histories["val_loss"][0]
+  for k, v in b.histories.items():
+    if "time" in k or "throughput" in k:
+      continue
+    np.testing.assert_allclose(np.asarray(a.histories[k], float),
+                               np.asarray(v, float), rtol=1e-4, err_msg=k)
+  for k, v in b.test.items():
+    np.testing.assert_allclose(a.test[k], v, rtol=1e-4, err_msg=k)

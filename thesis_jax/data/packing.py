@@ -149,17 +149,26 @@ def _slot_view(cont: np.ndarray) -> np.ndarray:
 
 
 class Packer:
-  """`pack_stack` with a capacity that only grows: once a stack needed a
-  bucket, later stacks reuse it (no recompilation when the fullest step of
-  an epoch moves across a bucket boundary and back). One per stack kind
-  (train / eval), since their batch sizes differ."""
+  """`pack_stack` for a run: the capacity only grows (once a stack needed a
+  bucket, later stacks reuse it: no recompilation when the fullest step of
+  an epoch moves across a bucket boundary and back), and a stack that cannot
+  be packed exactly (`NotPackable`) is returned dense -- the steps take
+  either, with the same numbers; `dense_note` then says why. One per stack
+  kind (train / eval / scoring), since their batch sizes differ."""
 
   def __init__(self, shards: int = 1):
     self.shards = int(shards)
     self.capacity = 0
+    self.dense_note = ""
 
   def __call__(self, stack: Dict[str, np.ndarray]) -> Dict[str, np.ndarray]:
     s, b, t = stack["ids"].shape
     need = (stack["ids"] > 0).reshape(s, self.shards, -1).sum(-1).max()
-    self.capacity = max(self.capacity, capacity_bucket(need))
-    return pack_stack(stack, self.capacity, self.shards)
+    cap = max(self.capacity, capacity_bucket(need))
+    try:
+      out = pack_stack(stack, cap, self.shards)
+    except NotPackable as e:
+      self.dense_note = str(e)
+      return stack
+    self.capacity = cap
+    return out

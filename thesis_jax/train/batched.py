@@ -29,9 +29,8 @@ class Scorer:
   "cont" f32 [B,T,4], "globals" f32 [B,2], "weight" f32 [B]} (normalised).
   Outputs come back as float64 (per-event scores) unless `keep_dtype`.
   `pack(stack) -> stack` rewrites each dense stack before it goes to the
-  device (a `data.packing.Packer` for padding-free scoring); events it
-  cannot pack exactly (`NotPackable`: padding slots that differ) are scored
-  dense, with the same numbers.
+  device (a `data.packing.Packer` for padding-free scoring; it leaves a
+  stack dense where packing would not be exact).
   """
 
   def __init__(self, score_step: Callable, state, batch_size: int = 256,
@@ -78,10 +77,7 @@ class Scorer:
                for name, v in stack.items()}
       stack["weight"][s:] = 0.0
     if self.pack is not None:
-      try:
-        stack = self.pack(stack)
-      except NotPackable:
-        pass
+      stack = self.pack(stack)
     return stack, k
 
   def compile(self, ev) -> None:

@@ -144,10 +144,14 @@ def _train(config, overrides, on_event, stop) -> TrainResult:
   train_chunk = scan.make_train_chunk(loop.train_step, mesh)
   eval_pass = scan.make_eval_pass(loop.eval_step, mesh)
 
+  # Padding-free compute: one packer per stack kind (capacities differ).
+  train_pack, eval_pack = ((loop.packer(), loop.packer()) if loop.packer
+                           else (_dense, _dense))
+
   def evaluate(st, split):
     stack = eval_stack(dataset.splits[split], ebsz, pidx, pcount)
     k = min(EVAL_CHUNK, stack["ids"].shape[0])
-    stack = scan.pad_steps(stack, k)
+    stack = eval_pack(scan.pad_steps(stack, k))
     total = None
     for part, _ in scan.chunks(stack, k):
       s = eval_pass(st, sharding.put_stack(part, mesh))
@@ -163,12 +167,12 @@ def _train(config, overrides, on_event, stop) -> TrainResult:
   progress.print(f"data: {dataset.source} | train {n_train} / val "
                  f"{len(dataset.splits['val'])} / test {len(dataset.splits['test'])}"
                  f" events | {jax.device_count()} {jax.devices()[0].platform} "
-                 f"device(s) | loop {config.loop}")
+                 f"device(s) | loop {config.loop} | {loop.compute}")
 
   for epoch in range(start_epoch, int(tr.epochs)):
     t0 = time.perf_counter()
-    stack = train_stack(dataset.splits["train"], bsz, seed, epoch, pidx, pcount,
-                        drop_last=drop_last)
+    stack = train_pack(train_stack(dataset.splits["train"], bsz, seed, epoch,
+                                   pidx, pcount, drop_last=drop_last))
     done = _train_epoch(train_chunk, state, stack, k_disp, k_steps, mesh,
                         lambda: stop.requested(pcount))
     if done is None:
@@ -239,6 +243,10 @@ def _train(config, overrides, on_event, stop) -> TrainResult:
                  f"{test['test_loss']:.5g} | {run_dir}")
   return TrainResult(run_dir, best[0], best[1] + 1, test.get("test_loss"), final,
                      test, book.histories)
+
+
+def _dense(stack):
+  return stack
 
 
 def _train_epoch(train_chunk, state, stack, k_disp, rng, mesh, stop_now):

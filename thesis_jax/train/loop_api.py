@@ -51,6 +51,9 @@ class Loop:
     record(train_metrics {name: np [S]}, val_sums) -> EpochRecord
     test_metrics(test_sums) -> {"test_loss": ..., ...}
   `dataset` needs only num_types, n_tokens and norm for init_state.
+  Padding-free compute (`train/padding_free.py`): `packer()` -> a fresh
+  stack packer (one per stack kind; every pure step takes its packed
+  stacks), None for dense compute; `compute` says which, for the log.
   """
   name: str
   config: Any
@@ -64,3 +67,5 @@ class Loop:
   test_metrics: Callable
   data_init: Callable = keep_state
   metric_keys: Sequence[str] = ("perplex",)
+  packer: Optional[Callable] = None
+  compute: str = "dense compute"

@@ -33,6 +33,9 @@ def sample(loop, state, dataset, n: int = N_EVENTS):
   n = min(n, len(ev))
   batch = {"ids": ev.ids[:n], "cont": ev.cont[:n], "globals": ev.globals[:n],
            "weight": np.ones(n, np.float32)}
+  if getattr(loop, "packer", None) is not None:     # padding-free compute
+    one = loop.packer()({k: v[None] for k, v in batch.items()})
+    batch = {k: v[0] for k, v in one.items()}
   x_hat, g_hat = _forward(loop)(state, batch)
   norm = dataset.norm
   out = {"cont": np.asarray(dataset.raw["val"].cont[:n]),

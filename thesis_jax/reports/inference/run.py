@@ -191,8 +191,10 @@ def evaluate_run(run_dir: str, label: str, cfg, fig_dir: str) -> Dict:
   base = Baselines.fit(train_raw)
   _check_events(raw, loaded, f"{source}:{cfg.split}")
   files = read_anomaly_files(cfg, loaded)
+  packer = getattr(loaded.loop, "packer", None)       # padding-free scoring
   scorer = Scorer(step, loaded.state, int(cfg.batch_size),
-                  int(cfg.steps_per_dispatch), int(cfg.get("host_threads", 1)))
+                  int(cfg.steps_per_dispatch), int(cfg.get("host_threads", 1)),
+                  pack=packer() if packer is not None else None)
   clean, speed = timed(scorer, loaded.norm.apply(raw))
   prior, prior_note = _prior_scorer(run_dir, loaded, cfg)
 

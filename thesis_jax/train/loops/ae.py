@@ -19,8 +19,8 @@ from thesis_jax.data.packing import is_packed
 from thesis_jax.models import build_autoencoder
 from thesis_jax.models.losses import ae_terms, reduce_terms, total_loss
 from thesis_jax.models.packed import (packed_event_errors, packed_forward,
-                                      packed_terms)
-from thesis_jax.train import loop_parts as parts
+                                      packed_terms, unpack_rows)
+from thesis_jax.train import loop_parts as parts, padding_free
 from thesis_jax.train.loop_api import EpochRecord, Loop
 from thesis_jax.train.state import init_state, make_optimizer
 
@@ -79,8 +79,10 @@ def eval_step(model, state, batch, *, mask_padding) -> Dict:
 
 
 def reconstruct(model, state, batch):
-  """Dense batch -> (x_hat [B,T,C], globals_hat [B,G] or None)."""
+  """Dense or packed batch -> (x_hat [B,T,C], globals_hat [B,G] or None)."""
   out, _ = forward(model, state.params, state.model_state, batch, None, False)
+  if is_packed(batch):
+    return unpack_rows(out.x_hat, batch), out.globals_hat
   return out.x_hat, out.globals_hat
 
 
@@ -144,8 +146,9 @@ def build(config, dataset) -> Loop:
                                       init=str(p.get("init", "default")))
     return init_state(params, ms, tx)
 
+  packer, compute = padding_free.choose(config)
   return Loop(
-      name="ae", config=config, model=model, init_state=init,
+      name="ae", packer=packer, compute=compute, config=config, model=model, init_state=init,
       data_init=lambda st, ds, rng: parts.kmeans_codebook(
           model, st, ds, rng, p.latent_space),
       train_step=lambda st, b, rng: train_step(
