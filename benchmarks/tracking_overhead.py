@@ -10,7 +10,8 @@ one-off set-up (imports, MLflow's database), the second shows the steady
 state. Per run it prints the time the training loop spends in the tracker
 hook per epoch (median over epochs after the first), the median epoch time
 (compare with the `none` row), and the wait at the end (the tracker thread
-draining its queue).
+draining its queue). Last, the work each tracker does per epoch in its
+background thread: one epoch's scalars logged 20 times, timed directly.
 """
 from __future__ import annotations
 
@@ -69,6 +70,34 @@ def main():
       print(f"{rep + 1:<5}{names:<28}{1e3 * statistics.median(per_epoch):>16.2f}"
             f"{1e3 * statistics.median(epoch_s):>12.0f}"
             f"{1e3 * spent[-1][1]:>15.0f}{wall:>10.1f}", flush=True)
+  direct(root, res.run_dir, sorted({n for ns in args.trackers.split(";")
+                                    for n in ns.split(",")}))
+
+
+def direct(root: str, run_dir: str, names) -> None:
+  """Per-epoch work of each tracker (what its thread does), timed directly
+  on the scalars of `run_dir`'s last epoch."""
+  from thesis_jax.facts.schema import iter_events
+  from thesis_jax.tracking import make_trackers
+  from thesis_jax.tracking.backends import TrackerSettings
+  from thesis_jax.tracking.sink import event_scalars
+  last = [e for e in iter_events(run_dir) if e["moment"] == "on_epoch_end"][-1]
+  scalars = event_scalars(last)
+  print(f"per-epoch work in the tracker thread ({len(scalars)} scalars), "
+        "median of 20 [ms]:")
+  for name in names:
+    s = TrackerSettings(output_root=root, experiment="direct", run_name=name,
+                        tb_dir=os.path.join(root, "direct_tb"),
+                        wandb_dir=os.path.join(root, "direct"))
+    (t,) = make_trackers([name], s)
+    t.start({"a": "1"}, {"run_dir": os.path.join(root, name)}, False)
+    times = []
+    for step in range(20):
+      t0 = time.perf_counter()
+      t.log(step, scalars)
+      times.append(time.perf_counter() - t0)
+    t.close("FINISHED")
+    print(f"  {name:<12}{1e3 * statistics.median(times):>8.2f}", flush=True)
 
 
 if __name__ == "__main__":

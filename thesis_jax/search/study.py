@@ -172,6 +172,7 @@ def run_worker(sdir: str, train_fn: Optional[Callable] = None,
       raise ThesisJaxError(f"{sdir}: {failed} trials failed (no more are "
                         "started); see the logs and the trials' run folders")
     study.optimize(lambda t: run_trial(t, sdir, spec, base, train_fn),
-                   n_trials=1, catch=(NonFiniteLossError,))
+                   n_trials=1, catch=(NonFiniteLossError,),
+                   gc_after_trial=True)   # free the last trial's arrays
     done += 1
   return done
