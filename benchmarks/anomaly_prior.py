@@ -81,13 +81,11 @@ def main(argv=None):
   args = ap.parse_args(argv)
   os.makedirs(args.out, exist_ok=True)
   import thesis_jax
-  from configs.default import get_config as tokenizer_config
   from configs.reports.inference_defaults import inference_config
-  from configs.token_prior import get_config as prior_config
   from thesis_jax.reports.inference import run_inference
   t0 = time.perf_counter()
   clean, files = make_samples(args.out, args.seed)
-  tc = tokenizer_config()
+  tc = thesis_jax.get_config("default")
   tc.data.path = clean
   tc.logging.output_root = args.out
   tc.logging.progress = False
@@ -97,7 +95,7 @@ def main(argv=None):
   tc.phase1.trainer.update(epochs=args.tokenizer_epochs, seed=args.seed)
   tok = thesis_jax.train(tc)
   t_tok = time.perf_counter() - t0
-  pc = prior_config()
+  pc = thesis_jax.get_config("token_prior")
   pc.prior.tokenizer_run = tok.run_dir
   pc.logging.output_root = args.out        # next to the tokenizer run
   pc.logging.progress = False

@@ -12,7 +12,9 @@ block (epochs, batch_size, lr, seed, resume, ...). Variant `:tiny` for tests.
 """
 import ml_collections
 
-from configs.default import get_config as default_config
+from thesis_jax.config_files import sibling
+
+default_config = sibling(__file__, "default").get_config
 
 
 def get_config(arg: str = ""):

@@ -150,7 +150,7 @@ def _train(config, overrides, on_event, stop) -> TrainResult:
 
   def evaluate(st, split):
     stack = eval_stack(dataset.splits[split], ebsz, pidx, pcount)
-    k = min(EVAL_CHUNK, stack["ids"].shape[0])
+    k = min(EVAL_CHUNK, stack["weight"].shape[0])
     stack = eval_pack(scan.pad_steps(stack, k))
     total = None
     for part, _ in scan.chunks(stack, k):

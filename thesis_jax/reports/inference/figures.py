@@ -68,7 +68,8 @@ def roc_figure(path: str, title: str, groups: Dict[str, List[dict]],
 
 
 def score_roc_figure(path: str, title: str, clean: Dict[str, np.ndarray],
-                     panels: List[dict]) -> str:
+                     panels: List[dict], shown: Sequence[str] = ("mse", "loss")
+                     ) -> str:
   """Learned scores against the model-free baselines: one panel per
   anomalous sample, one ROC per score (baselines dashed), AUROC and its
   bootstrap interval in the legend. Log eps_B axis: the low-eps_B corner
@@ -76,10 +77,12 @@ def score_roc_figure(path: str, title: str, clean: Dict[str, np.ndarray],
 
   clean: {score: clean scores [N]}; panels: [{"label", "anom" {score:
   anomalous scores}, "rec" (the sample's record: auroc_by_score,
-  auroc_ci_by_score)}].
+  auroc_ci_by_score)}]; shown: reconstruction scores drawn besides every
+  prior_* and baseline_* score (the summary has all of them).
   """
   plt, fig, axes = _grid(len(panels))
-  names = [k for k in clean if np.isfinite(clean[k]).all()]
+  names = [k for k in clean if np.isfinite(clean[k]).all()
+           and (k in shown or k.startswith(("prior_", "baseline_")))]
   cmap = plt.get_cmap("tab10")
   for ax, p in zip(axes, panels):
     for i, name in enumerate(names):

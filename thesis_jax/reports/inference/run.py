@@ -258,7 +258,7 @@ def evaluate_run(run_dir: str, label: str, cfg, fig_dir: str) -> Dict:
   if panels:
     entry["figures"].append(figures.score_roc_figure(
         figures.figure_path(fig_dir, "roc_by_score", label), label, clean,
-        list(panels.values())))
+        list(panels.values()), shown=(primary, "loss")))
   entry["wall_s"] = time.perf_counter() - t0
   return entry
 
