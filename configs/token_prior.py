@@ -1,10 +1,10 @@
 """Token prior (phase 2): a causal transformer over a frozen VQ tokenizer's
 codes, whose per-event NLL is an anomaly score (`inference.score=prior_nll`).
 
-  python -m experiments.train --config configs/default.py \
+  thesis-jax train --config default \
       --config.data.path=tests/data/cms_hzz_tokens.h5          # the tokenizer
-  python -m experiments.train --config configs/token_prior.py \
-      --config.prior.tokenizer_run=outputs/runs/default_<stamp>
+  thesis-jax train --config token_prior \
+      --config.prior.tokenizer_run=outputs/runs/run_<stamp>_default
 
 The prior trains on the tokenizer run's own data splits (its cfg.yaml), so
 `data.*` here is not used. Trainer settings: the shared `phase1.trainer`

@@ -47,7 +47,7 @@ def tokenizer_config(config):
   path = str(config.prior.get("tokenizer_run", "") or "")
   if not path:
     raise ConfigError("prior.tokenizer_run is empty: give the folder of a "
-                      "trained VQ run (e.g. outputs/runs/default_<stamp>)")
+                      "trained VQ run (e.g. outputs/runs/run_<stamp>_default)")
   if not os.path.isfile(os.path.join(path, "cfg.yaml")):
     raise ConfigError(f"prior.tokenizer_run={path}: not a run folder (no "
                       "cfg.yaml)")
