@@ -25,7 +25,7 @@ from thesis_jax.errors import ConfigError, DataError, lookup
 from thesis_jax.facts.schema import clean_number
 from thesis_jax.reports.inference import bootstrap, corruptions, figures, metrics
 from thesis_jax.reports.inference.baselines import Baselines
-from thesis_jax.reports.inference.prior_scores import (PriorScorer,
+from thesis_jax.reports.inference.prior_scores import (PRIOR_LOOP, PriorScorer,
                                                        find_prior_run,
                                                        trained_on as _trained_on)
 from thesis_jax.train.batched import Scorer, timed
@@ -183,6 +183,10 @@ def evaluate_run(run_dir: str, label: str, cfg, fig_dir: str) -> Dict:
            "loop": loaded.config.loop, "checkpoint_epoch": int(loaded.epoch),
            "encoder": loaded.config.phase1.encoder.name,
            "latent_space": loaded.config.phase1.latent_space.name}
+  if loaded.config.loop == PRIOR_LOOP:
+    entry.update(skipped=True, note=f"token prior run: its prior_nll scores "
+                 f"appear with its tokenizer run {loaded.config.prior.tokenizer_run}")
+    return entry
   if step is None:
     entry.update(skipped=True, note=f"loop '{loaded.config.loop}' provides no "
                  "score_step: no per-event scores")
