@@ -93,14 +93,14 @@ def main(argv=None):
   tc.phase1.latent_space.update(latent_dim=16, codebook_size=args.codebook,
                                 kmeans_samples=4096)
   tc.phase1.trainer.update(epochs=args.tokenizer_epochs, seed=args.seed)
-  tok = thesis_jax.train(tc)
+  tok = thesis_jax.train_model(tc)
   t_tok = time.perf_counter() - t0
   pc = thesis_jax.get_config("token_prior")
   pc.prior.tokenizer_run = tok.run_dir
   pc.logging.output_root = args.out        # next to the tokenizer run
   pc.logging.progress = False
   pc.phase1.trainer.update(epochs=args.prior_epochs, seed=args.seed)
-  prior = thesis_jax.train(pc)
+  prior = thesis_jax.train_model(pc)
   t_prior = time.perf_counter() - t0 - t_tok
   ic = inference_config()
   ic.enabled = True

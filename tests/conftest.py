@@ -30,3 +30,19 @@ def tiny_config(output_root, **updates):
 @pytest.fixture
 def cms_h5():
   return CMS_H5
+
+
+def train_interrupted(train, config, monkeypatch, after_epoch: int = 1):
+  """Runs `train(config)` and kills it (KeyboardInterrupt) right after the
+  0-based epoch `after_epoch` has been reported, as a hard stop would."""
+  from thesis_jax.train import progress
+  orig = progress.Progress.epoch
+
+  def interrupt(self, epoch, *a, **k):
+    orig(self, epoch, *a, **k)
+    if epoch == after_epoch:
+      raise KeyboardInterrupt(f"simulated kill after epoch {after_epoch + 1}")
+  monkeypatch.setattr(progress.Progress, "epoch", interrupt)
+  with pytest.raises(KeyboardInterrupt):
+    train(config)
+  monkeypatch.setattr(progress.Progress, "epoch", orig)

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import thesis_jax
-from conftest import CMS_H5, tiny_config
+from conftest import CMS_H5, tiny_config, train_interrupted
 from thesis_jax.config_tools import set_dotted
 from thesis_jax.errors import ConfigError
 
@@ -30,10 +30,10 @@ def prior_cfg(root, tokenizer_run, **kw):
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
   root = tmp_path_factory.mktemp("prior")
-  tok = thesis_jax.train(tiny_config(root, **{
+  tok = thesis_jax.train_model(tiny_config(root, **{
       "data.path": CMS_H5, "phase1.trainer.epochs": 2,
       "phase1.latent_space.codebook_size": 16}))
-  prior = thesis_jax.train(prior_cfg(root, tok.run_dir))
+  prior = thesis_jax.train_model(prior_cfg(root, tok.run_dir))
   return root, tok, prior
 
 
@@ -98,18 +98,9 @@ def test_restored_prior_scores_match_sequences(runs):
 
 def test_prior_resumes_like_any_run(runs, tmp_path, monkeypatch):
   _, tok, prior = runs
-  from thesis_jax.train import progress
-  orig = progress.Progress.epoch
-
-  def interrupt(self, epoch, *a, **k):
-    orig(self, epoch, *a, **k)
-    if epoch == 1:
-      raise KeyboardInterrupt("simulated kill after epoch 2")
-  monkeypatch.setattr(progress.Progress, "epoch", interrupt)
-  with pytest.raises(KeyboardInterrupt):
-    thesis_jax.train(prior_cfg(tmp_path, tok.run_dir))
-  monkeypatch.setattr(progress.Progress, "epoch", orig)
-  res = thesis_jax.train(prior_cfg(tmp_path, tok.run_dir,
+  train_interrupted(thesis_jax.train_model, prior_cfg(tmp_path, tok.run_dir),
+                    monkeypatch)
+  res = thesis_jax.train_model(prior_cfg(tmp_path, tok.run_dir,
                                    **{"phase1.trainer.resume": True}))
   for k in ("train_loss", "val_loss", "accuracy", "perplexity"):
     assert res.histories[k] == prior.histories[k], k
@@ -120,11 +111,11 @@ def test_prior_resumes_like_any_run(runs, tmp_path, monkeypatch):
 def test_bad_tokenizer_run_is_a_config_error(runs, tmp_path):
   root, tok, prior = runs
   with pytest.raises(ConfigError, match="prior.tokenizer_run is empty"):
-    thesis_jax.train(prior_cfg(tmp_path, ""))
+    thesis_jax.train_model(prior_cfg(tmp_path, ""))
   with pytest.raises(ConfigError, match="not a run folder"):
-    thesis_jax.train(prior_cfg(tmp_path, str(tmp_path)))
+    thesis_jax.train_model(prior_cfg(tmp_path, str(tmp_path)))
   with pytest.raises(ConfigError, match="not a VQ tokenizer"):
-    thesis_jax.train(prior_cfg(tmp_path, prior.run_dir))
+    thesis_jax.train_model(prior_cfg(tmp_path, prior.run_dir))
   assert not os.path.exists(tmp_path / "runs")
 
 

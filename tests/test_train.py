@@ -7,7 +7,7 @@ import pytest
 import yaml
 
 import thesis_jax
-from conftest import CMS_H5, tiny_config
+from conftest import CMS_H5, tiny_config, train_interrupted
 from thesis_jax.errors import NonFiniteLossError
 from thesis_jax.facts.schema import AE_HISTORY_KEYS
 
@@ -108,18 +108,7 @@ def test_same_seed_same_numbers(cms_run, tmp_path):
 
 
 def test_resume_matches_uninterrupted(cms_run, tmp_path, monkeypatch):
-  from thesis_jax.train import progress
-  orig = progress.Progress.epoch
-
-  def interrupt(self, epoch, *a, **k):
-    orig(self, epoch, *a, **k)
-    if epoch == 1:
-      raise KeyboardInterrupt("simulated kill after epoch 2")
-
-  monkeypatch.setattr(progress.Progress, "epoch", interrupt)
-  with pytest.raises(KeyboardInterrupt):
-    thesis_jax.train_model(cms(tmp_path))
-  monkeypatch.setattr(progress.Progress, "epoch", orig)
+  train_interrupted(thesis_jax.train_model, cms(tmp_path), monkeypatch)
   run_dir = os.path.join(tmp_path, "runs", os.listdir(os.path.join(tmp_path, "runs"))[0])
   # simulate a torn, half-written last line from a hard kill
   with open(os.path.join(run_dir, "facts", "events.jsonl"), "a") as f:

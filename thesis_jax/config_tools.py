@@ -233,7 +233,8 @@ def apply_assignments(config, assignments: Sequence[str],
 # Leaf names whose values are file/folder paths (comma lists where noted);
 # resolved against the working directory when a command starts, so run
 # folders hold absolute paths and work from anywhere later.
-PATH_LEAVES = ("path", "output_root", "run_dir", "sweep_dir", "data_path")
+PATH_LEAVES = ("path", "output_root", "run_dir", "sweep_dir", "data_path",
+               "tokenizer_run", "prior_run")
 PATH_LIST_LEAVES = ("run_dirs", "anomaly_files")
 
 

@@ -17,7 +17,7 @@ import jax
 import numpy as np
 
 from thesis_jax.config_tools import resolve_paths
-from thesis_jax.data.pipeline import eval_stack, load_dataset, train_stack
+from thesis_jax.data.pipeline import eval_stack, load_dataset, n_events, train_stack
 from thesis_jax.errors import NonFiniteLossError
 from thesis_jax.facts.schema import EpochFacts, build_event, make_meta
 from thesis_jax.facts.writers import FactsWriter
@@ -87,7 +87,8 @@ def _train(config, overrides, on_event, stop) -> TrainResult:
   typed_paths = resolve_paths(config)   # absolute: the run works from anywhere
   config, resume_dir = resume.prepare(config, overrides)
   distributed.maybe_initialize(config.distributed)
-  dataset = load_dataset(config.data)
+  load = getattr(LOOPS[config.loop], "load_data", None)   # e.g. token_prior
+  dataset = load(config) if load else load_dataset(config.data)
   loop = LOOPS[config.loop].build(config, dataset)
   tr, lg = config.phase1.trainer, config.logging
   mesh = sharding.make_mesh()
@@ -159,13 +160,14 @@ def _train(config, overrides, on_event, stop) -> TrainResult:
     return jax.device_get(total)
 
   k_disp = max(int(tr.steps_per_dispatch), 1)
-  n_train = len(dataset.splits["train"])
+  n_train = n_events(dataset.splits["train"])
   drop_last = bool(tr.get("drop_last", True))
   steps_per_epoch = n_train // bsz if drop_last else -(-n_train // bsz)
   k_disp = min(k_disp, steps_per_epoch) if steps_per_epoch else k_disp
   progress.print(f"run folder: {run_dir}")
   progress.print(f"data: {dataset.source} | train {n_train} / val "
-                 f"{len(dataset.splits['val'])} / test {len(dataset.splits['test'])}"
+                 f"{n_events(dataset.splits['val'])} / test "
+                 f"{n_events(dataset.splits['test'])}"
                  f" events | {jax.device_count()} {jax.devices()[0].platform} "
                  f"device(s) | loop {config.loop} | {loop.compute}")
 
@@ -189,8 +191,8 @@ def _train(config, overrides, on_event, stop) -> TrainResult:
           f"{rec.val_loss}) in {run_dir}; training stopped"
           + (f", last good checkpoint: epoch {kept + 1}" if kept is not None else
              ", no checkpoint was saved"))
-    n_events = steps_per_epoch * bsz if drop_last else n_train
-    throughput = n_events / epoch_time
+    events_per_epoch = steps_per_epoch * bsz if drop_last else n_train
+    throughput = events_per_epoch / epoch_time
     improved = book.add_epoch(epoch, dict(rec.history, epoch_time_s=epoch_time,
                                           throughput=throughput),
                               rec.val_loss, epoch_time)
@@ -204,7 +206,7 @@ def _train(config, overrides, on_event, stop) -> TrainResult:
         train_metrics=rec.train_metrics)
     notify(facts.epoch_end(numbers, book.ordered(), dict(
         rec.extra, train_time_s=t_train,
-        train_throughput=n_events / t_train)), state)
+        train_throughput=events_per_epoch / t_train)), state)
     if ckpt:
       ckpt.save(epoch, state, book.checkpoint_meta(epoch, dataset, config.loop),
                 rec.val_loss)
