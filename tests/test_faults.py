@@ -228,6 +228,22 @@ def test_full_disk_on_checkpoint_is_one_line(tmp_path, monkeypatch):
   assert sorted(os.listdir(ck.directory)) == ["1"]   # partial save removed
 
 
+def test_full_disk_on_config_snapshot_is_one_line(tmp_path, monkeypatch):
+  real = writers.os.write
+
+  def full(fd, data):
+    raise OSError(errno.ENOSPC, "No space left on device")
+  monkeypatch.setattr(writers.os, "write", full)
+  rd = str(tmp_path / "run")
+  os.makedirs(rd)
+  with pytest.raises(OutputError, match="run: cannot write the config snapshot"
+                     ": No space left") as err:
+    rundir.write_config(rd, tiny_config(tmp_path), ["a=1"],
+                        normalization={"x": 1})
+  monkeypatch.setattr(writers.os, "write", real)
+  assert "\n" not in str(err.value) and os.listdir(rd) == []   # no temp files
+
+
 # ------------------------------------ 4. damaged checkpoints, 10. shape mismatch
 
 def _two_checkpoints(tmp_path):

@@ -70,10 +70,7 @@ class FactsWriter:
     if self._undo is not None:
       self._undo.setdefault(path, size)
     try:
-      view = memoryview(data)
-      while view:
-        view = view[os.write(fd, view):]
-      os.fsync(fd)
+      _write_all(fd, data)
     except OSError as e:
       _cut(fd, size)
       raise self._error(e) from None
@@ -170,6 +167,14 @@ class FactsWriter:
       atomic_write(self.scalars_path, "".join(out))
 
 
+def _write_all(fd: int, data: bytes) -> None:
+  """os.write until every byte is written (it may write fewer), then fsync."""
+  view = memoryview(data)
+  while view:
+    view = view[os.write(fd, view):]
+  os.fsync(fd)
+
+
 def _int(text: str) -> Optional[int]:
   try:
     return int(text)
@@ -207,10 +212,11 @@ def atomic_write(path: str, text: str) -> None:
   write removes the temp file and leaves the old `path` untouched."""
   tmp = f"{path}.tmp{os.getpid()}"
   try:
-    with open(tmp, "w", encoding="utf-8") as f:
-      f.write(text)
-      f.flush()
-      os.fsync(f.fileno())
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    try:
+      _write_all(fd, text.encode("utf-8"))
+    finally:
+      os.close(fd)
     os.replace(tmp, path)
   except BaseException:
     with contextlib.suppress(OSError):

@@ -85,8 +85,9 @@ def _train(config, overrides, on_event, stop) -> TrainResult:
   validate_config(config)
   config = config.copy_and_resolve_references()   # the caller's stays as is
   typed_paths = resolve_paths(config)   # absolute: the run works from anywhere
-  config, resume_dir = resume.prepare(config, overrides)
   distributed.maybe_initialize(config.distributed)
+  config, resume_dir = resume.prepare(config, overrides,
+                                      is_main=jax.process_index() == 0)
   load = getattr(LOOPS[config.loop], "load_data", None)   # e.g. token_prior
   dataset = load(config) if load else load_dataset(config.data)
   loop = LOOPS[config.loop].build(config, dataset)
@@ -135,8 +136,8 @@ def _train(config, overrides, on_event, stop) -> TrainResult:
     progress.print(f"resuming {run_dir} after epoch {last + 1}")
   else:
     if is_main:
-      rundir.write_config(run_dir, config, overrides or (), typed_paths)
-      dataset.norm.save(os.path.join(run_dir, "normalization.json"))
+      rundir.write_config(run_dir, config, overrides or (), typed_paths,
+                          normalization=dataset.norm.to_dict())
     state = loop.data_init(state, dataset, k_data)
     emit(build_event("on_start", run_dir, meta=meta, epoch=None, step=0))
   state = sharding.replicate(state, mesh)

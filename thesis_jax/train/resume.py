@@ -99,16 +99,17 @@ def _requested(config, overrides: Optional[Sequence[str]]) -> Dict[str, Any]:
   return out
 
 
-def prepare(config, overrides: Optional[Sequence[str]] = None
-            ) -> Tuple[Any, Optional[str]]:
+def prepare(config, overrides: Optional[Sequence[str]] = None,
+            is_main: bool = True) -> Tuple[Any, Optional[str]]:
   """-> (config to train with, run folder to resume or None for a new run).
 
-  Runs before any data is read or anything is written.
+  Runs before any data is read; only the main process (`is_main`) writes
+  (accepted changes into cfg.yaml, leftovers of a start without epochs).
   """
   lg, tr = config.logging, config.phase1.trainer
   if not tr.resume:
     if lg.run_dir:
-      _check_fresh_folder(lg.run_dir)
+      _check_fresh_folder(lg.run_dir, is_main)
     return config, None
   path = lg.run_dir or find_unfinished(lg.output_root, config.experiment.name)
   if not path:
@@ -143,7 +144,7 @@ def prepare(config, overrides: Optional[Sequence[str]] = None
                       f" is below the {done} epoch(s) already completed")
   out.phase1.trainer.resume = True
   out.logging.run_dir = path
-  if changes:
+  if changes and is_main:
     _record(path, out, saved_flat, changes)
   return out, path
 
@@ -185,7 +186,7 @@ def _record(path: str, config, saved_flat: Dict[str, Any],
                yaml.safe_dump(ov, default_flow_style=False))
 
 
-def _check_fresh_folder(path: str) -> None:
+def _check_fresh_folder(path: str, is_main: bool) -> None:
   """A new run may use an explicit folder only if no epoch was completed
   there; the leftovers of a start that completed none are cleared."""
   if not os.path.isdir(path):
@@ -199,5 +200,5 @@ def _check_fresh_folder(path: str) -> None:
         "logging.run_dir")
   for name in ("events.jsonl", "scalars.csv"):
     p = os.path.join(path, "facts", name)
-    if os.path.exists(p):
+    if is_main and os.path.exists(p):
       os.remove(p)

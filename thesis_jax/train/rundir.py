@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import datetime
 import itertools
+import json
 import os
 import re
 import tempfile
@@ -91,11 +92,13 @@ def ensure_writable_dir(path: str, key: str) -> None:
 
 
 def write_config(run_dir: str, config, overrides: Sequence[str],
-                 typed_paths: Optional[dict] = None) -> None:
+                 typed_paths: Optional[dict] = None,
+                 normalization: Optional[dict] = None) -> None:
   """`cfg.yaml` (full resolved config, absolute paths; a comment header
-  keeps each path as typed) and `overrides.yaml` (a YAML list of
-  `key=value` strings, like Hydra's, that made this run). Each file is
-  written whole or not at all; a failure is one line naming the folder."""
+  keeps each path as typed), `overrides.yaml` (a YAML list of `key=value`
+  strings, like Hydra's, that made this run) and `normalization.json`
+  (Normalizer.to_dict, if given). Each file is written whole or not at all;
+  a failure (full disk) is one line naming the folder."""
   head = ""
   if typed_paths:
     head = f"# paths made absolute against {os.getcwd()}; as typed:\n"
@@ -105,6 +108,9 @@ def write_config(run_dir: str, config, overrides: Sequence[str],
                  head + yaml.safe_dump(to_plain(config), sort_keys=False))
     atomic_write(os.path.join(run_dir, "overrides.yaml"),
                  yaml.safe_dump(list(overrides), default_flow_style=False))
+    if normalization is not None:
+      atomic_write(os.path.join(run_dir, "normalization.json"),
+                   json.dumps(normalization, indent=2))
   except OSError as e:
     raise OutputError(f"{run_dir}: cannot write the config snapshot: "
                       f"{e.strerror or e}") from None
