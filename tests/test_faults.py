@@ -4,9 +4,9 @@ mismatched checkpoints, data that cannot be trained on, hostile YAML, and
 reports on grids of any shape. Each test reproduces one fault."""
 import errno
 import json
-import multiprocessing
 import os
 import subprocess
+import threading
 
 import h5py
 import jax.numpy as jnp
@@ -29,25 +29,29 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 # ------------------------------------------------- 7. run-folder creation race
 
-def _race(args):
-  barrier, base, probe_dir = args
-  barrier.wait()
-  path = rundir.create_unique_dir(base, "test")
-  rundir.ensure_writable_dir(probe_dir, "test")   # one shared folder
-  return path
-
-
 def test_concurrent_starts_get_distinct_folders(tmp_path):
-  """Barrier-synchronised starts: every process gets its own folder (the old
-  exists-check let pairs share one) and probes never collide."""
-  ctx = multiprocessing.get_context("fork")
+  """Barrier-synchronised starts (threads: the old exists-check handed the
+  same folder to several of 8 starters in most rounds): every start gets its
+  own folder, and concurrent writability probes never collide."""
   n, rounds = 8, 10
-  with ctx.Manager() as m, ctx.Pool(n) as pool:
-    for r in range(rounds):
-      barrier = m.Barrier(n)
-      base = str(tmp_path / "runs" / f"run_20260101-000000_x{r}")
-      paths = pool.map(_race, [(barrier, base, str(tmp_path / "shared"))] * n)
-      assert sorted(paths) == sorted([base] + [f"{base}_{i}" for i in range(2, n + 1)])
+  for r in range(rounds):
+    barrier, paths, errors = threading.Barrier(n), [], []
+    base = str(tmp_path / "runs" / f"run_20260101-000000_x{r}")
+
+    def start():
+      barrier.wait()
+      try:
+        paths.append(rundir.create_unique_dir(base, "test"))
+        rundir.ensure_writable_dir(str(tmp_path / "shared"), "test")
+      except Exception as e:   # reported below
+        errors.append(e)
+    threads = [threading.Thread(target=start) for _ in range(n)]
+    for t in threads:
+      t.start()
+    for t in threads:
+      t.join()
+    assert errors == []
+    assert sorted(paths) == sorted([base] + [f"{base}_{i}" for i in range(2, n + 1)])
   assert os.listdir(tmp_path / "shared") == []          # no probe left behind
 
 

@@ -18,10 +18,12 @@ Every failure is an OutputError of one line naming the checkpoint folder.
 """
 from __future__ import annotations
 
+import gc
 import glob
 import hashlib
 import os
 import shutil
+import sys
 from typing import Any, Callable, Dict, Optional, Tuple
 
 import jax
@@ -111,6 +113,7 @@ class Checkpoints:
           state=ocp.args.StandardRestore(abstract_state),
           meta=ocp.args.JsonRestore()))
     except Exception as e:
+      _drop_pending_reads()
       text = str(e).lower()
       hint = (" (the run's config no longer matches the saved model: was "
               "cfg.yaml edited?)" if "stored shape" in text
@@ -183,6 +186,18 @@ class Checkpoints:
 
   def close(self) -> None:
     self.mngr.close()
+
+
+def _drop_pending_reads() -> None:
+  """Collects the read coroutines a failed restore leaves behind, silently:
+  otherwise Python prints a page of 'Exception ignored in <coroutine ...>'
+  at some later point, after our one-line message."""
+  old = sys.unraisablehook
+  sys.unraisablehook = lambda unraisable: None
+  try:
+    gc.collect()
+  finally:
+    sys.unraisablehook = old
 
 
 def _epoch(step: Optional[int]) -> Optional[int]:
