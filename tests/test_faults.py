@@ -91,7 +91,7 @@ def test_hostile_sweep_name_cannot_reach_a_script(small_sweep, tmp_path):
   exp, sw = small_sweep
   todo = [(0, False)]
   sw["name"] = "x\n#SBATCH --wrap=touch /tmp/pwned"
-  with pytest.raises(ConfigError, match="sweep name: invalid name"):
+  with pytest.raises(ConfigError, match="name: invalid name"):
     write_launcher("slurm", exp, ROOT, sw, todo, LauncherOptions())
   sw["name"] = "ok"
   with pytest.raises(ConfigError, match="newline"):
