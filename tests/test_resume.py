@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 import thesis_jax
-from conftest import tiny_config
+from conftest import tiny_config, train_interrupted
 from thesis_jax.errors import PREEMPTED_EXIT, ConfigError, OutputError, Preempted
 from thesis_jax.facts.fake_runs import write_fake_run
 from thesis_jax.train import resume
@@ -194,25 +194,11 @@ def test_sigterm_cli_exit_code_and_printed_resume_command(tmp_path):
 
 # ------------------------------------------------ 4. damaged newest checkpoint
 
-def _stop_after(monkeypatch, n_epochs):
-  from thesis_jax.train import progress
-  orig = progress.Progress.epoch
-
-  def interrupt(self, epoch, *a, **k):
-    orig(self, epoch, *a, **k)
-    if epoch == n_epochs - 1:
-      raise KeyboardInterrupt("simulated kill -9")
-  monkeypatch.setattr(progress.Progress, "epoch", interrupt)
-  return lambda: monkeypatch.setattr(progress.Progress, "epoch", orig)
-
-
 @pytest.mark.slow
 def test_damaged_newest_checkpoint_falls_back_and_truncates_facts(
     tmp_path, reference, monkeypatch, capsys):
-  undo = _stop_after(monkeypatch, 2)
-  with pytest.raises(KeyboardInterrupt):
-    thesis_jax.train_model(cfg(tmp_path))
-  undo()
+  train_interrupted(thesis_jax.train_model, cfg(tmp_path), monkeypatch,
+                    after_epoch=1)
   rd = only_run(tmp_path)
   assert sorted(os.listdir(os.path.join(rd, "checkpoints"))) == ["1", "2"]
   d = os.path.join(rd, "checkpoints", "2", "state", "ocdbt.process_0", "d")
