@@ -41,18 +41,29 @@ def run_one(latent: str, seed: int, epochs: int, out: str):
   c.logging.update(output_root=out, progress=False, save_artifacts=False)
   c.experiment.name = f"orig_{latent}_seed{seed}"
   h = thesis_jax.train_model(c).histories
-  perp = h.get("perplex") or [None]
+  perp = (h.get("perplex") or [None])[-1]
   return {"val_loss": min(h["val_loss"]), "rec_tokens": min(h["rec_tokens"]),
-          "perplex": perp[-1]}
+          "perplex": perp if latent == "vq" else None}   # 0 by convention
 
 
 def fmt(vals):
   return " / ".join("-" if v is None else f"{v:.3g}" for v in vals)
 
 
-def spread(vals):
-  vals = [v for v in vals if v is not None]
-  return (min(vals), max(vals)) if vals else None
+def ms(vals):
+  import numpy as np
+  return f"{np.mean(vals):.3g} +- {np.std(vals, ddof=1):.2g}"
+
+
+def welch_p(a, b) -> str:
+  """Two-sided p-value of Welch's t-test (equal means?), if scipy is there."""
+  try:
+    from scipy.stats import ttest_ind
+  except ImportError:
+    return "(no scipy)"
+  if len(a) < 2 or len(b) < 2:
+    return "-"
+  return f"{ttest_ind(a, b, equal_var=False).pvalue:.2f}"
 
 
 def main():
@@ -71,17 +82,18 @@ def main():
           f"seed {s}: loss {g['val_loss']:.4g}, rec_tokens {g['rec_tokens']:.3g}, "
           f"perplex {g['perplex']}" for s, g in zip(seeds, got)), flush=True)
   print(f"\n| latent | metric | thesis-ml seeds 1/2/3 | original mode seeds "
-        f"{'/'.join(map(str, seeds))} | within the original's range |")
-  print("|---|---|---|---|---|")
+        f"{'/'.join(map(str, seeds))} | mean +- std: thesis-ml / original mode "
+        "| Welch t-test p |")
+  print("|---|---|---|---|---|---|")
   for latent, got in rows:
     for key, name in (("val_loss", "min val loss"), ("rec_tokens", "min val rec_tokens"),
                       ("perplex", "final perplexity")):
       ref, mine = ORIGINAL[latent][key], [g[key] for g in got]
-      lo_hi = spread(ref)
-      inside = ("-" if lo_hi is None or None in mine else
-                f"{sum(lo_hi[0] <= v <= lo_hi[1] for v in mine)} of {len(mine)}")
-      print(f"| {latent} | {name} | {fmt(ref)} | {fmt(mine)} | {inside} |")
-
+      if None in ref or None in mine:
+        print(f"| {latent} | {name} | {fmt(ref)} | {fmt(mine)} | - | - |")
+        continue
+      print(f"| {latent} | {name} | {fmt(ref)} | {fmt(mine)} | {ms(ref)} / "
+            f"{ms(mine)} | {welch_p(ref, mine)} |")
 
 if __name__ == "__main__":
   main()

@@ -106,13 +106,17 @@ def finalize(sums, *, globals_beta, is_vq) -> Dict:
 def record(train_metrics, val_sums, *, globals_beta, is_vq,
            original_facts: bool = False) -> EpochRecord:
   """original_facts (`logging.facts_semantics=original`): the history's
-  rec_globals is globals_beta x mse, as thesis-ml logs it (readers convert)."""
+  rec_globals is globals_beta x mse, as thesis-ml logs it (readers convert),
+  and a model without codebook logs perplexity 0 (thesis-ml's), not empty."""
   val = finalize(val_sums, globals_beta=globals_beta, is_vq=is_vq)
+  if original_facts and not is_vq:
+    val["perplex"] = 0.0
   train_loss = parts.host_mean(train_metrics["loss"])
   rec_globals = val["rec_globals"]
   if original_facts and rec_globals is not None:
     rec_globals = globals_beta * rec_globals
-  train_perplex = parts.host_mean(train_metrics["perplex"]) if is_vq else None
+  train_perplex = (parts.host_mean(train_metrics["perplex"]) if is_vq
+                   else val["perplex"])
   hist = {"train_loss": train_loss, "val_loss": val["loss"],
           "rec_tokens": val["rec_tokens"], "rec_globals": rec_globals,
           "codebook": val["codebook"], "perplex": val["perplex"],
