@@ -181,3 +181,32 @@ def test_inference_figures(tmp_path, drawn):
     for ax in fig.axes:
       for label in (ax.get_xlabel(), ax.get_ylabel()):
         assert "_" not in label.replace("$", "").replace(r"\varepsilon_", ""), label
+
+
+def test_codebook_drawn_with_only_on_train_end(tmp_path, drawn, caplog):
+  """The README's command: families=losses,codebook, moments=on_train_end.
+  The code counts come from the last on_epoch_end event in the facts."""
+  import logging
+  import ml_collections
+  from thesis_jax.facts.schema import build_event
+  from thesis_jax.facts.writers import FactsWriter
+  from thesis_jax.monitoring.orchestrator import handle_event
+  run = str(tmp_path / "run_cb")
+  facts = FactsWriter(run, ())
+  hist = {"train_loss": [1.0, 0.5], "val_loss": [1.1, 0.6]}
+  facts.event(build_event("on_epoch_end", run, meta={}, epoch=1, histories=hist,
+                          extra={"code_counts": [5, 0, 3, 9]}))
+  end = build_event("on_train_end", run, meta={}, epoch=1, histories=hist)
+  facts.event(end)
+  cfg = ml_collections.ConfigDict({"make_plots": True,
+                                   "families": ("losses", "codebook"),
+                                   "moments": ("on_train_end",)})
+  paths = handle_event(cfg, "on_train_end", end, run)
+  assert sorted(os.path.basename(p) for p in paths) == [
+      "codebook-on_train_end-e002.png", "losses-on_train_end-e002.png"]
+  # a run without a codebook says why, once
+  other = str(tmp_path / "run_linear")
+  with caplog.at_level(logging.WARNING, logger="thesis_jax.monitoring"):
+    for _ in range(2):
+      handle_event(cfg, "on_train_end", dict(end, run_dir=other), other)
+  assert caplog.text.count("figure family 'codebook' skipped: no code counts") == 1
