@@ -73,8 +73,10 @@ def test_event_scalars_and_helpers():
   assert event_scalars(evs[0]) == {}
   assert event_scalars(evs[3]) == {"best_val_loss": 0.5, "best_epoch": 1.0}
   assert event_scalars(evs[4]) == {"test/test_loss": 0.6}
-  assert figure_tag("recon-on_epoch_end-e003-tokens.png") == ("recon/tokens", 2)
-  assert figure_tag("losses-on_train_end-e010.png") == ("losses/on_train_end", 9)
+  assert figure_tag("recon-on_epoch_end-e003-tokens.png") == (
+      "figures/recon/tokens", 2)
+  assert figure_tag("losses-on_train_end-e010.png") == (
+      "figures/losses/on_train_end", 9)
   assert flatten(CONFIG)["phase1.encoder.enc_hidden"] == "32,32"
   assert tracker_names(" tensorboard, mlflow,") == ["tensorboard", "mlflow"]
   assert tracker_names(("wandb",)) == ["wandb"]
@@ -125,7 +127,7 @@ def test_tensorboard_event_files(tmp_path):
   np.testing.assert_allclose(scal["metrics/perplex"][1][1], 11.0)
   np.testing.assert_allclose(scal["test/test_loss"][0][1], 0.6, rtol=1e-6)
   np.testing.assert_allclose(scal["best_val_loss"][0][1], 0.5)
-  assert images == [("losses", 1)]
+  assert images == [("figures/losses", 1)]
   assert any(t.startswith("config") for t in texts)
   assert os.path.isdir(os.path.join(run_dir, "tensorboard", "hparams"))
 

@@ -140,6 +140,8 @@ class WandbTracker(Tracker):
     self.pending = {}
 
   def start(self, params, tags, resumed):
+    if not os.environ.get("WANDB_MODE", "x").strip():
+      del os.environ["WANDB_MODE"]   # set but empty: W&B itself rejects it
     mode = self.s.wandb_mode or os.environ.get("WANDB_MODE") or "offline"
     os.makedirs(self.s.wandb_dir, exist_ok=True)
     self.run = self.wandb.init(

@@ -116,12 +116,14 @@ def wall_time(payload: Mapping[str, Any]) -> Optional[float]:
 
 
 def figure_tag(name: str):
-  """`recon-on_epoch_end-e003-tokens.png` -> ("recon/tokens", 2): file names
-  count epochs from 1, tracker steps (like the facts) from 0."""
+  """`recon-on_epoch_end-e003-tokens.png` -> ("figures/recon/tokens", 2):
+  file names count epochs from 1, tracker steps (like the facts) from 0.
+  The `figures/` prefix keeps images apart from scalars of the same name
+  (the `codebook` figure vs the `codebook` loss)."""
   m = _FIGURE.match(name)
   if not m:
-    return os.path.splitext(name)[0], None
-  tag = m["family"] + (f"/{m['suffix']}" if m["suffix"] else "")
+    return "figures/" + os.path.splitext(name)[0], None
+  tag = "figures/" + m["family"] + (f"/{m['suffix']}" if m["suffix"] else "")
   if m["moment"] != "on_epoch_end":
     tag += f"/{m['moment']}"
   return tag, None if m["epoch"] is None else int(m["epoch"]) - 1
