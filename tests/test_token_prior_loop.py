@@ -149,3 +149,40 @@ def test_prior_nll_in_inference(runs):
   with pytest.raises(ConfigError, match="inference.prior_run"):
     run_inference([{"run_dir": tok.run_dir, "kind": "thesis_jax"}], c,
                   str(root / "inference2"))
+
+
+WORKER = r"""
+import json, sys
+import jax
+import thesis_jax
+c = thesis_jax.get_config("token_prior:tiny")
+c.logging.output_root, c.logging.progress = sys.argv[1], False
+c.prior.tokenizer_run = sys.argv[2]
+res = thesis_jax.train_model(c)
+print("RESULT" + json.dumps({"devices": jax.device_count(),
+                             "hist": res.histories, "test": res.test_loss}))
+"""
+
+
+def test_prior_data_parallel_matches_one_device(runs, tmp_path):
+  """The prior scales with the shared data-parallel machinery: 2 forced
+  host devices give the single device's numbers."""
+  import subprocess
+  import sys
+  root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+  _, tok, _ = runs
+  out = {}
+  for n in (1, 2):
+    env = dict(os.environ, JAX_PLATFORMS="cpu",
+               XLA_FLAGS=f"--xla_force_host_platform_device_count={n}")
+    p = subprocess.run([sys.executable, "-c", WORKER, str(tmp_path / str(n)),
+                        tok.run_dir], cwd=root, env=env, capture_output=True,
+                       text=True, timeout=600)
+    assert p.returncode == 0, p.stderr[-3000:]
+    line = [x for x in p.stdout.splitlines() if x.startswith("RESULT")][0]
+    out[n] = json.loads(line[len("RESULT"):])
+  assert out[1]["devices"] == 1 and out[2]["devices"] == 2
+  for k in ("train_loss", "val_loss", "accuracy"):
+    np.testing.assert_allclose(out[2]["hist"][k], out[1]["hist"][k],
+                               rtol=2e-4, err_msg=k)
+  np.testing.assert_allclose(out[2]["test"], out[1]["test"], rtol=2e-4)
