@@ -3,7 +3,9 @@
 ENCODERS:    build(cfg, *, num_types, latent_dim, norm) -> module
              module(cont [B,T,4], ids [B,T] int, *, train) -> z_e [B,T,D]
 BOTTLENECKS: build(cfg, *, latent_dim) -> module
-             module(z_e [B,T,D], mask [B,T] bool (slots counted in VQ statistics), *, train)
+             module(z_e [B,T,D], mask [B,T] bool (slots counted in VQ statistics), *, train,
+                    sample_index=None, present=None)   (padding-free callers:
+                    `models/packed.py`; `vq.VectorQuantizer` says what they do)
                -> (z [B,T,D], aux)
              aux: `commit_tok` [B,T] (beta included), `codebook_tok` [B,T],
              `counts` [K] (code usage over mask; K=0 for non-VQ), `perplex`
