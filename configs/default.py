@@ -26,6 +26,12 @@ def get_config(arg: str = ""):
   c.data.normalize_globals = True      # False: raw MET in GeV (the original)
   c.data.synthetic = ml_collections.ConfigDict(
       {"n_train": 20000, "n_val": 4000, "n_test": 4000, "seed": 0})
+  # --- reading large files (README "Data at any scale")
+  c.data.reader = "auto"               # auto | memory | stream
+  c.data.stream_above_gb = 2.0         # auto streams when memory would hold more
+  c.data.shuffle_buffer = 524288       # events per shuffle window (two-level shuffle)
+  c.data.block_rows = 65536            # rows per read (rounded to the file's chunks)
+  # --- end reading keys
 
   p = c.phase1 = ml_collections.ConfigDict()
   p.encoder = ml_collections.ConfigDict({

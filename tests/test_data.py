@@ -127,7 +127,7 @@ def good_rows(n=20):
 @pytest.mark.parametrize("case,expect", [
     ("missing_file", "file not found"),
     ("not_hdf5", "not a readable HDF5 file"),
-    ("missing_dataset", "dataset 'X_val' (data.datasets.val) not found"),
+    ("missing_dataset", "dataset 'X_val' (data.datasets.x_val) not found"),
     ("wrong_width", "row width 91 does not match data.n_tokens=18"),
     ("negative_id", "negative type id -1 at row 2, token 0"),
     ("nan", "non-finite values (NaN/inf), first at row 1"),

@@ -1,5 +1,7 @@
 """One run over two processes (jax.distributed on localhost, 2 CPU devices
-each, gloo collectives) gives the losses of one process with 4 devices.
+each, gloo collectives) gives the losses of one process with 4 devices. The
+two processes stream an HDF5 file (several shuffle windows) and each reads
+only its rows of every global batch; the single process holds it in memory.
 
 This file is also the worker:  python tests/test_multiprocess.py OUT NPROC PID PORT
 """
@@ -15,19 +17,30 @@ import pytest
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 TIMEOUT = 420
+STREAM = {"data.block_rows": 100, "data.shuffle_buffer": 500}
 
 
-def _worker(out, nproc, pid, port):
+def _worker(out, nproc, pid, port, h5_path):
   sys.path[:0] = [ROOT, HERE]
+  import numpy as np
   from conftest import tiny_config
+  from thesis_jax.data import stream
   from thesis_jax.errors import ConfigError
   import thesis_jax
   c = tiny_config(out, **{"phase1.trainer.epochs": 2,
                           "phase1.trainer.batch_size": 64,
-                          "logging.run_dir": os.path.join(out, "run")})
+                          "logging.run_dir": os.path.join(out, "run"),
+                          "data.path": h5_path, **STREAM})
   if nproc > 1:
     c.distributed.update(coordinator_address=f"127.0.0.1:{port}",
                          num_processes=nproc, process_id=pid)
+    c.data.reader = "stream"
+    taken, take = [], stream.StreamRows.take
+
+    def logged(self, split, rows):      # the train rows this process reads
+      taken.append(np.asarray(rows))
+      return take(self, split, rows)
+    stream.StreamRows.take = logged
   else:   # the global batch must divide over all devices: a clear error
     c.phase1.trainer.batch_size = 66
     try:
@@ -37,6 +50,8 @@ def _worker(out, nproc, pid, port):
     c.phase1.trainer.batch_size = 64
   import jax
   r = thesis_jax.train_model(c)
+  if nproc > 1:
+    np.save(os.path.join(out, f"rows{pid}.npy"), np.concatenate(taken))
   print("RESULT", json.dumps({"pid": jax.process_index(),
                               "procs": jax.process_count(),
                               "devices": jax.device_count(),
@@ -51,14 +66,14 @@ def _free_port():
     return s.getsockname()[1]
 
 
-def _launch(out, nproc, pid, port, devices, cache):
+def _launch(out, nproc, pid, port, devices, cache, h5_path):
   env = dict(os.environ, JAX_PLATFORMS="cpu",
              XLA_FLAGS=f"--xla_force_host_platform_device_count={devices}",
              JAX_COMPILATION_CACHE_DIR=str(cache),
              JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS="0")
   return subprocess.Popen(
       [sys.executable, os.path.abspath(__file__), str(out), str(nproc),
-       str(pid), str(port)], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+       str(pid), str(port), h5_path], cwd=ROOT, env=env, stdout=subprocess.PIPE,
       stderr=subprocess.STDOUT, text=True)
 
 
@@ -82,11 +97,29 @@ def _scalars(run_dir):
 @pytest.mark.slow
 def test_two_processes_match_one_process_with_four_devices(tmp_path,
                                                            tmp_path_factory):
+  import numpy as np
+  from thesis_jax.data import batches, synthetic
   cache = tmp_path_factory.mktemp("mp_cache")
+  h5_path = str(tmp_path / "events.h5")
+  synthetic.write_h5(h5_path, 640, seed=4, chunk_rows=100)   # 512 train
   port = _free_port()
-  procs = [_launch(tmp_path / "multi", 2, i, port, 2, cache) for i in range(2)]
+  procs = [_launch(tmp_path / "multi", 2, i, port, 2, cache, h5_path)
+           for i in range(2)]
   multi = [_result(p) for p in procs]
-  single, single_log = _result(_launch(tmp_path / "single", 1, 0, 0, 4, cache))
+  single, single_log = _result(_launch(tmp_path / "single", 1, 0, 0, 4, cache,
+                                       h5_path))
+  # each process read only its half of every global batch: disjoint rows
+  # that together are the epoch's batches (8 steps x 64, 2 epochs)
+  rows = [np.load(tmp_path / "multi" / f"rows{i}.npy") for i in range(2)]
+  assert [r.size for r in rows] == [2 * 512 // 2] * 2
+  for e in range(2):
+    got = [r[e * 256:(e + 1) * 256] for r in rows]
+    assert not set(got[0]) & set(got[1])
+    order = np.concatenate(list(batches.shuffle_windows(
+        512, 42, e, STREAM["data.block_rows"], STREAM["data.shuffle_buffer"])))
+    by_batch = order.reshape(8, 2, 32)           # [step, process, local row]
+    for i in range(2):
+      np.testing.assert_array_equal(np.sort(got[i]), np.sort(by_batch[:, i].ravel()))
 
   assert [m[0]["pid"] for m in multi] == [0, 1]
   assert all((m[0]["procs"], m[0]["devices"], m[0]["local"]) == (2, 4, 2)
@@ -146,4 +179,5 @@ def test_distributed_flags_are_checked_before_start_up():
 
 
 if __name__ == "__main__":
-  _worker(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]))
+  _worker(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]),
+          sys.argv[5])

@@ -1,4 +1,9 @@
-"""Reader for HDF5 token files in the original layout (`layout.py`)."""
+"""Reader for HDF5 token files in the original layout (`layout.py`).
+
+Splits are read in contiguous row blocks (never the whole file as float64):
+each block is validated (rows numbered from the start of the split) and
+converted to float32 `Events`, so peak memory is the result plus one block.
+"""
 from __future__ import annotations
 
 import os
@@ -6,8 +11,10 @@ from typing import Dict, Mapping
 
 import numpy as np
 
-from thesis_jax.data.layout import Events, split_rows, validate_rows
+from thesis_jax.data.layout import Events, row_width, split_rows, validate_rows
 from thesis_jax.errors import DataError
+
+READ_ROWS = 65536   # rows per read when a file has no chunking of its own
 
 
 def read_split(path: str, dataset: str, n_tokens: int, limit: int = 0,
@@ -24,39 +31,106 @@ def read_split(path: str, dataset: str, n_tokens: int, limit: int = 0,
 _CONFIG_KEY = {s: f"data.datasets.x_{s}" for s in ("train", "val", "test")}
 
 
+# The config key naming each split's dataset (for error messages).
+_CONFIG_KEY = {s: f"data.datasets.x_{s}" for s in ("train", "val", "test")}
+
+
 def read_splits(path: str, datasets: Mapping[str, str], n_tokens: int,
                 limit: int = 0) -> Dict[str, Events]:
   """Reads `{split: dataset_name}` from one HDF5 file, validated.
 
   Returns {split: Events} with raw (physical-unit) values.
   """
-  import h5py
-  if not path:
-    raise DataError("data.path is empty: give an HDF5 file")
-  f = _open(path, "data.path")
-  out = {}
-  with f:
-    available = sorted(k for k in f.keys())
-    for split, name in datasets.items():
-      if name not in f:
+  with SplitFile(path, datasets, n_tokens, limit) as f:
+    return {split: f.read_all(split) for split in datasets}
+
+
+class SplitFile:
+  """An open HDF5 file whose datasets are checked (name, rank, width, dtype,
+  not empty) on opening and read in validated row blocks.
+
+  `sizes[split]` is the number of rows used (at most `limit` when > 0);
+  `block_rows[split]` is the read size: `read_rows` rounded up to a multiple
+  of the file's chunk rows, so reads line up with its chunks.
+  """
+
+  def __init__(self, path: str, datasets: Mapping[str, str], n_tokens: int,
+               limit: int = 0, read_rows: int = READ_ROWS):
+    import h5py
+    self.path, self.n_tokens = path, int(n_tokens)
+    self.names = dict(datasets)
+    if not path:
+      raise DataError("data.path is empty: give an HDF5 file")
+    self._f = _open(path, "data.path")
+    self._ds, self.sizes, self.block_rows = {}, {}, {}
+    available = sorted(self._f.keys())
+    for split, name in self.names.items():
+      if name not in self._f:
+        self.close()
         raise DataError(
             f"{path}: dataset '{name}' ({_CONFIG_KEY.get(split, split)}) not found; "
             f"available: {', '.join(available) or '(none)'}")
-      ds = f[name]
-      if not isinstance(ds, h5py.Dataset):
-        raise DataError(f"{path}:{name}: is a group, not a dataset")
-      if ds.ndim != 2:
-        raise DataError(f"{path}:{name}: expected a 2-D dataset, got shape "
-                        f"{ds.shape}")
-      rows = ds[:limit] if limit and limit > 0 else ds[()]
+      ds = self._f[name]
+      where = f"{path}:{name}"
       try:
-        rows = np.asarray(rows, dtype=np.float64)
-      except (TypeError, ValueError):
-        raise DataError(f"{path}:{name}: not a numeric dataset "
-                        f"(dtype {ds.dtype})") from None
-      validate_rows(rows, n_tokens, f"{path}:{name}")
-      out[split] = split_rows(rows, n_tokens)
-  return out
+        if not isinstance(ds, h5py.Dataset):
+          raise DataError(f"{where}: is a group, not a dataset")
+        if ds.ndim != 2:
+          raise DataError(f"{where}: expected a 2-D dataset, got shape "
+                          f"{ds.shape}")
+        if ds.dtype.kind not in "biuf":
+          raise DataError(f"{where}: not a numeric dataset (dtype {ds.dtype})")
+        if ds.shape[1] != row_width(self.n_tokens):
+          validate_rows(np.zeros((1, ds.shape[1])), self.n_tokens, where)
+        if ds.shape[0] == 0:
+          raise DataError(f"{where}: dataset is empty (0 rows)")
+      except DataError:
+        self.close()
+        raise
+      n = int(ds.shape[0])
+      self._ds[split] = ds
+      self.sizes[split] = min(n, int(limit)) if limit and limit > 0 else n
+      chunk = int(ds.chunks[0]) if ds.chunks else 1
+      self.block_rows[split] = -(-max(int(read_rows), 1) // chunk) * chunk
+
+  def where(self, split: str) -> str:
+    return f"{self.path}:{self.names[split]}"
+
+  def read(self, split: str, start: int, stop: int) -> Events:
+    """Rows [start, stop) of `split`, validated, as raw float32 Events."""
+    rows = self._ds[split][start:stop]
+    if rows.dtype != np.float32:   # float32 files are checked as they are
+      rows = np.asarray(rows, dtype=np.float64)
+    validate_rows(rows, self.n_tokens, self.where(split), row_offset=start)
+    return split_rows(rows, self.n_tokens)
+
+  def blocks(self, split: str, rows: int = 0):
+    """Yields (start, stop) row ranges covering the split, `rows` at a time
+    (default: block_rows[split])."""
+    step = int(rows) or self.block_rows[split]
+    n = self.sizes[split]
+    for a in range(0, n, step):
+      yield a, min(a + step, n)
+
+  def read_all(self, split: str) -> Events:
+    """The whole split (first `limit` rows) as raw Events, block by block."""
+    n, t = self.sizes[split], self.n_tokens
+    out = Events(np.empty((n, t), np.int32), np.empty((n, t, 4), np.float32),
+                 np.empty((n, 2), np.float32))
+    for a, b in self.blocks(split):
+      ev = self.read(split, a, b)
+      for dst, src in zip(out, ev):
+        dst[a:b] = src
+    return out
+
+  def close(self) -> None:
+    self._f.close()
+
+  def __enter__(self) -> "SplitFile":
+    return self
+
+  def __exit__(self, *exc) -> None:
+    self.close()
 
 
 def find_single_dataset(path: str, preferred: str = "X_test") -> str:

@@ -127,3 +127,11 @@ def validate_rows(rows: np.ndarray, n_tokens: int, where: str,
                     f"{int(r) + row_offset}, column {n_tokens + c} exceeds "
                     f"|x| <= {MAX_ABS_VALUE:g} (float32 training would "
                     "overflow)")
+
+
+def as_dict(ev) -> dict:
+  """Events -> {"ids", "cont", "globals"} (a dict of per-event arrays passes
+  through unchanged)."""
+  if isinstance(ev, Events):
+    return {"ids": ev.ids, "cont": ev.cont, "globals": ev.globals}
+  return dict(ev)

@@ -22,7 +22,7 @@ ETA_MAX = np.array([4.7, 2.5, 2.5, 2.4, 2.5])
 NUM_TYPES = 6
 
 
-def make_events(n: int, n_tokens: int = 18, seed: int = 0,
+def make_events(n: int, n_tokens: int = 18, seed=0,
                 mean_objects: float = 2.9) -> Events:
   """`n` events with `n_tokens` slots; same (n, n_tokens, seed) -> same arrays."""
   rng = np.random.default_rng(seed)
@@ -130,3 +130,50 @@ def make_resonance_events(n: int, n_tokens: int = 18, seed: int = 0,
   glob = np.stack([np.hypot(mx, my), np.arctan2(my, mx)], -1)
   return Events(ids.astype(np.int32), cont.astype(np.float32),
                 glob.astype(np.float32))
+
+
+GEN_ROWS = 262144   # events generated (and held) at a time by write_h5
+
+
+def split_counts(n_events: int, val_frac: float, test_frac: float
+                 ) -> Dict[str, int]:
+  n_val, n_test = int(n_events * val_frac), int(n_events * test_frac)
+  return {"train": n_events - n_val - n_test, "val": n_val, "test": n_test}
+
+
+def write_h5(path: str, n_events: int, n_tokens: int = 18, seed: int = 0,
+             val_frac: float = 0.1, test_frac: float = 0.1,
+             compression: str = "none", chunk_rows: int = 4096) -> Dict[str, int]:
+  """Writes `n_events` synthetic events as X_train/X_val/X_test float32
+  `[N, T+2+4T]` datasets, chunked by `chunk_rows` rows, compressed with
+  "none" | "gzip" | "lzf". Generated GEN_ROWS events at a time (bounded
+  memory) with generator seeds [seed, split, block]; the file appears under
+  `path` only when complete. -> {split: rows}."""
+  import os
+  import h5py
+  from thesis_jax.data.layout import join_rows, row_width
+  from thesis_jax.errors import ConfigError
+  comp = {"none": None, "gzip": "gzip", "lzf": "lzf"}
+  if compression not in comp:
+    raise ConfigError(f"compression must be one of {', '.join(comp)}, "
+                      f"got '{compression}'")
+  counts = split_counts(int(n_events), val_frac, test_frac)
+  if min(counts.values()) <= 0:
+    raise ConfigError(f"--events={n_events} leaves an empty split "
+                      f"(val_frac={val_frac}, test_frac={test_frac})")
+  tmp = f"{path}.tmp{os.getpid()}"
+  width = row_width(n_tokens)
+  try:
+    with h5py.File(tmp, "w") as f:
+      for s, (split, n) in enumerate(counts.items()):
+        ds = f.create_dataset(f"X_{split}", (n, width), np.float32,
+                              chunks=(min(chunk_rows, n), width),
+                              compression=comp[compression])
+        for b, a in enumerate(range(0, n, GEN_ROWS)):
+          m = min(GEN_ROWS, n - a)
+          ds[a:a + m] = join_rows(make_events(m, n_tokens, [seed, s, b]))
+    os.replace(tmp, path)
+  finally:
+    if os.path.exists(tmp):
+      os.remove(tmp)
+  return counts

@@ -17,7 +17,8 @@ import jax
 import numpy as np
 
 from thesis_jax.config_tools import resolve_paths
-from thesis_jax.data.pipeline import eval_stack, load_dataset, n_events, train_stack
+from thesis_jax.data.pipeline import (epoch_stacks, eval_stacks, load_dataset,
+                                      split_sizes)
 from thesis_jax.errors import NonFiniteLossError
 from thesis_jax.facts.schema import EpochFacts, build_event, make_meta
 from thesis_jax.facts.writers import FactsWriter
@@ -151,32 +152,31 @@ def _train(config, overrides, on_event, stop) -> TrainResult:
                            else (_dense, _dense))
 
   def evaluate(st, split):
-    stack = eval_stack(dataset.splits[split], ebsz, pidx, pcount)
-    k = min(EVAL_CHUNK, stack["weight"].shape[0])
-    stack = eval_pack(scan.pad_steps(stack, k))
     total = None
-    for part, _ in scan.chunks(stack, k):
+    for part, _ in eval_stacks(dataset, split, ebsz, EVAL_CHUNK, pidx, pcount,
+                               transform=eval_pack):
       s = eval_pass(st, sharding.put_stack(part, mesh))
       total = s if total is None else jax.tree.map(lambda a, b: a + b, total, s)
     return jax.device_get(total)
 
   k_disp = max(int(tr.steps_per_dispatch), 1)
-  n_train = n_events(dataset.splits["train"])
+  sizes = split_sizes(dataset)
+  n_train = sizes["train"]
   drop_last = bool(tr.get("drop_last", True))
   steps_per_epoch = n_train // bsz if drop_last else -(-n_train // bsz)
   k_disp = min(k_disp, steps_per_epoch) if steps_per_epoch else k_disp
   progress.print(f"run folder: {run_dir}")
   progress.print(f"data: {dataset.source} | train {n_train} / val "
-                 f"{n_events(dataset.splits['val'])} / test "
-                 f"{n_events(dataset.splits['test'])}"
-                 f" events | {jax.device_count()} {jax.devices()[0].platform} "
+                 f"{sizes['val']} / test {sizes['test']} events "
+                 f"({getattr(dataset, 'reader', 'memory')}) | "
+                 f"{jax.device_count()} {jax.devices()[0].platform} "
                  f"device(s) | loop {config.loop} | {loop.compute}")
 
   for epoch in range(start_epoch, int(tr.epochs)):
     t0 = time.perf_counter()
-    stack = train_pack(train_stack(dataset.splits["train"], bsz, seed, epoch,
-                                   pidx, pcount, drop_last=drop_last))
-    done = _train_epoch(train_chunk, state, stack, k_disp, k_steps, mesh,
+    chunks = epoch_stacks(dataset, bsz, seed, epoch, k_disp, pidx, pcount,
+                          drop_last, transform=train_pack)
+    done = _train_epoch(train_chunk, state, chunks, k_steps, mesh,
                         lambda: stop.requested(pcount))
     if done is None:
       break       # the epoch is abandoned: the newest checkpoint is complete
@@ -252,16 +252,18 @@ def _dense(stack):
   return stack
 
 
-def _train_epoch(train_chunk, state, stack, k_disp, rng, mesh, stop_now):
-  """Runs one epoch's batch stack in chunks of k_disp steps -> (state,
-  {metric: np [steps]}) (padding steps dropped), or None if `stop_now()`
-  turned true before a chunk (a stop signal: the epoch is abandoned)."""
+def _train_epoch(train_chunk, state, chunks, rng, mesh, stop_now):
+  """Runs one epoch's chunks ([K, B_local, ...] stacks + valid [K]) ->
+  (state, {metric: np [steps]}) (padding steps dropped), or None if
+  `stop_now()` turned true before a chunk (a stop signal: the epoch is
+  abandoned and its reader stopped)."""
   outs = []
-  for part, valid in scan.chunks(stack, k_disp):
+  for part, valid in chunks:
     if stop_now():
+      chunks.close()
       return None
-    valid = jax.numpy.asarray(valid)
-    state, m = train_chunk(state, sharding.put_stack(part, mesh), valid, rng)
+    state, m = train_chunk(state, sharding.put_stack(part, mesh),
+                           jax.numpy.asarray(valid), rng)
     outs.append((m, valid))
   return state, {k: np.concatenate([np.asarray(jax.device_get(m[k]))[v]
                                     for m, v in outs])

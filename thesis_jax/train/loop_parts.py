@@ -16,6 +16,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from thesis_jax.data.pipeline import HEAD_ROWS
 from thesis_jax.models.kmeans import kmeans
 from thesis_jax.models.torch_init import apply_init
 from thesis_jax.models.vq import apply_pending_restarts, set_codebook
@@ -147,7 +148,10 @@ def kmeans_codebook(model, state: TrainState, dataset, rng, latent_cfg):
   tr = dataset.splits["train"]
   wanted = int(latent_cfg.kmeans_samples)
   count_pad = bool(latent_cfg.count_padding)
-  per_event = tr.n_tokens if count_pad else max(tr.mask.sum(1).mean(), 1e-3)
+  # Real tokens per event from the first HEAD_ROWS events: all that a
+  # streamed dataset holds, so both readers pick the same k-means sample.
+  per_event = tr.n_tokens if count_pad else max(
+      tr.mask[:HEAD_ROWS].sum(1).mean(), 1e-3)
   n_ev = int(min(len(tr), np.ceil(wanted / per_event) + 1))
   enc = jax.jit(lambda p, c, i: model.apply(
       {"params": p, **state.model_state}, c, i, method=type(model).encode))
