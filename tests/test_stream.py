@@ -172,7 +172,7 @@ def test_training_streamed_equals_in_memory(syn_file, tmp_path):
         "data.path": syn_file, "data.reader": reader, "data.block_rows": 250,
         "data.shuffle_buffer": 700, "phase1.trainer.epochs": 2,
         "phase1.trainer.batch_size": 64, "phase1.trainer.steps_per_dispatch": 8})
-    res[reader] = thesis_jax.train(c)
+    res[reader] = thesis_jax.train_model(c)
   a, b = res["memory"], res["stream"]
   for key in ("train_loss", "val_loss", "rec_tokens", "perplex"):
     assert a.histories[key] == b.histories[key], key

@@ -16,7 +16,7 @@ from typing import Dict, Iterator, Tuple
 import numpy as np
 
 from thesis_jax.data import batches, h5, synthetic
-from thesis_jax.data.layout import Events
+from thesis_jax.data.layout import Events, as_dict  # noqa: F401 (re-exported)
 from thesis_jax.data.normalization import Normalizer
 from thesis_jax.data.stream import open_stream, prefetch
 from thesis_jax.errors import ConfigError

@@ -67,16 +67,3 @@ def chunks(stack: Dict[str, np.ndarray], k: int
       part = {n: np.concatenate([v, np.repeat(v[-1:], k - m, axis=0)])
               for n, v in part.items()}
     yield part, valid
-
-
-def pad_steps(stack: Dict[str, np.ndarray], multiple: int) -> Dict[str, np.ndarray]:
-  """Pads an eval stack with zero-weight batches to a multiple of steps, so
-  splits of different sizes share one compiled eval pass per length class."""
-  s = next(iter(stack.values())).shape[0]
-  extra = (-s) % multiple
-  if not extra:
-    return stack
-  out = {n: np.concatenate([v, np.repeat(v[-1:], extra, axis=0)])
-         for n, v in stack.items()}
-  out["weight"][s:] = 0.0
-  return out
