@@ -35,12 +35,12 @@ def _worker(out, nproc, pid, port, h5_path):
     c.distributed.update(coordinator_address=f"127.0.0.1:{port}",
                          num_processes=nproc, process_id=pid)
     c.data.reader = "stream"
-    taken, take = [], stream.StreamRows.take
+    taken, take = [], stream.StreamRows.take_steps
 
     def logged(self, split, rows):      # the train rows this process reads
       taken.append(np.asarray(rows))
       return take(self, split, rows)
-    stream.StreamRows.take = logged
+    stream.StreamRows.take_steps = logged
   else:   # the global batch must divide over all devices: a clear error
     c.phase1.trainer.batch_size = 66
     try:
