@@ -17,7 +17,7 @@ import numpy as np
 
 from thesis_jax.data.batches import Rows
 from thesis_jax.data.h5 import SplitFile
-from thesis_jax.data.layout import Events, as_dict
+from thesis_jax.data.layout import as_dict
 from thesis_jax.data.normalization import STAT_ROWS, Normalizer, TrainStats
 
 
