@@ -124,8 +124,8 @@ def test_resume_restores_own_config_and_refuses_unsafe_changes(tmp_path, referen
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 def test_signal_mid_epoch_saves_and_resumes_exactly(tmp_path, reference,
                                                     monkeypatch, sig):
-  from thesis_jax.train import scan
-  orig, calls = scan.chunks, []
+  from thesis_jax.train import driver
+  orig, calls = driver.epoch_stacks, []
 
   def chunks(*a, **k):        # the signal arrives inside epoch 2 (index 1)
     for i, item in enumerate(orig(*a, **k)):
@@ -133,12 +133,12 @@ def test_signal_mid_epoch_saves_and_resumes_exactly(tmp_path, reference,
       if len(calls) == 6:
         os.kill(os.getpid(), sig)
       yield item
-  monkeypatch.setattr(scan, "chunks", chunks)
+  monkeypatch.setattr(driver, "epoch_stacks", chunks)
   c = cfg(tmp_path, **{"phase1.trainer.steps_per_dispatch": 1})
   handler = signal.getsignal(sig)
   with pytest.raises(Preempted) as err:
     thesis_jax.train_model(c)
-  monkeypatch.setattr(scan, "chunks", orig)
+  monkeypatch.setattr(driver, "epoch_stacks", orig)
   rd = only_run(tmp_path)
   msg = str(err.value)
   assert err.value.exit_code == PREEMPTED_EXIT == 75 and "\n" not in msg
