@@ -24,6 +24,8 @@ def inference_config() -> ml_collections.ConfigDict:
   c.score = "mse"               # mse | mae | mse_real | mae_real | mse_globals | loss
                                 # | baseline_multiplicity | baseline_type_counts
                                 # | baseline_met (model-free, always reported)
+                                # | prior_nll | prior_nll_token | prior_nll_globals
+                                # (with a token prior run, see prior_run)
   c.seed = 0                    # corruption random streams and bootstrap
   c.bootstrap = 200             # AUROC bootstrap replicates (0 = no interval)
   c.ci_level = 0.95             # central bootstrap interval
@@ -39,6 +41,8 @@ def inference_config() -> ml_collections.ConfigDict:
       "swap_id_cont_pairs": (0.25, 0.5, 1.0),         # fraction of events
       "met_scramble": (0.25, 0.5, 1.0),               # fraction of events
   })
+  c.prior_run = ""              # token_prior run for prior_nll scores; "" ->
+                                # the newest one next to each tokenizer run
   c.anomaly_files = ""          # comma-separated HDF5 files (same layout):
                                 # their `file_dataset`, else their only dataset
   c.file_dataset = "X_test"
