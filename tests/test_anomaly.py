@@ -121,9 +121,16 @@ def test_zero_strength_shuffle_and_monotone_auroc(trained):
   assert sh["frac_scores_tied"] == 1.0 and "sanity check" in sh["note"]
   assert e["permutation_check"]["permutation_invariant"]
   assert any("sanity check" in n for n in s["notes"])
-  aucs = [recs[("gaussian_noise", v)]["auroc"] for v in (0.0, 0.1, 0.5, 2.0)]
-  assert all(b >= a for a, b in zip(aucs, aucs[1:])), aucs
-  assert aucs[-1] > 0.6, aucs
+  # AUROC does not fall as the noise grows, beyond its statistical resolution:
+  # at 0.1 the noise is below this 4-epoch model's own reconstruction error,
+  # so that AUROC is 0.5 up to sampling noise; each step up must not drop
+  # below the previous value by more than the bootstrap interval allows.
+  recs_g = [recs[("gaussian_noise", v)] for v in (0.0, 0.1, 0.5, 2.0)]
+  aucs = [r["auroc"] for r in recs_g]
+  for prev, nxt in zip(recs_g, recs_g[1:]):
+    assert nxt["auroc_ci"][1] >= prev["auroc"], aucs
+  assert recs_g[1]["auroc_ci"][0] <= 0.5 <= recs_g[1]["auroc_ci"][1] or aucs[1] > 0.5
+  assert aucs[2] > 0.55 and aucs[3] > aucs[2] + 0.1, aucs
 
 
 def test_run_inference_end_to_end_with_anomaly_file(trained, tmp_path):
