@@ -247,10 +247,10 @@ def _text(report, runs, config, final, figures, inference) -> str:
   kinds = ", ".join(f"{n} {k}" for k, n in s["kind"].value_counts().items())
   head = [f"report {config.report}: {len(s)} runs ({kinds})"
           + (f", {len(runs.skipped)} incomplete skipped" if runs.skipped else "")]
-  ck = ", ".join(f"{n} {k}" for k, n in
+  ck = ", ".join(f"{k} ({n} runs)" for k, n in
                 s["test_loss_checkpoint"].value_counts().items())
   head.append("convention: rec_globals = plain mse (thesis-ml's globals_beta x "
-              f"mse divided by beta); test_loss from the {ck} checkpoint "
+              f"mse divided by beta); test_loss of the model: {ck} "
               "(summary.json: convention)")
   lines = head + report.text(runs, config)
   if inference is not None:
