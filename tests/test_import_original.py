@@ -66,7 +66,9 @@ def _scores(run_dir, which):
   return run, test, {k: np.asarray(v) for k, v in out.items()}
 
 
-@pytest.mark.parametrize("name", ["none_seed1", "linear_seed1", "vq_seed3"])
+@pytest.mark.parametrize("name", [
+    pytest.param("none_seed1", marks=pytest.mark.slow),
+    pytest.param("linear_seed1", marks=pytest.mark.slow), "vq_seed3"])
 def test_imported_run_reproduces_original_errors(tmp_path, name):
   from configs.default import get_config
   from thesis_jax.interop.original_run import import_run
@@ -114,6 +116,7 @@ def test_cli_refuses_malicious_checkpoint(tmp_path):
   assert not os.path.exists(run / "cfg.yaml")
 
 
+@pytest.mark.slow
 def test_report_inference_evaluates_imported_original_run(tmp_path):
   """The reports' inference scores an imported thesis-ml run (kind stays
   'original') with the original's own per-event errors; an unimported one is

@@ -29,7 +29,7 @@ import numpy as np
 
 from thesis_jax.data.normalization import Normalizer
 from thesis_jax.data.pipeline import load_raw
-from thesis_jax.errors import ConfigError, OutputError
+from thesis_jax.errors import ConfigError, DataError, OutputError
 from thesis_jax.facts.run_config import component_name, read_run_config
 from thesis_jax.facts.schema import iter_events
 from thesis_jax.interop.torch_zip import load_state_dict
@@ -171,7 +171,11 @@ def import_run(run_dir: str, base_config, *, which: str = "both",
   vals = val_losses(run_dir)
   best_epoch = min(vals, key=lambda e: (vals[e], e))
   epochs = {"best": best_epoch, "last": max(vals)}
-  raw, _ = load_raw(config.data)     # fails clearly if the data file is missing
+  try:
+    raw, _ = load_raw(config.data)
+  except DataError as e:     # e.g. the Hydra config's path is another machine's
+    raise DataError(f"{e} (the normalisation needs the run's data file: "
+                    "give --data_path)") from None
   norm = Normalizer.fit(raw["train"], normalize_globals=False)
   sds = {w: load_state_dict(os.path.join(run_dir, CHECKPOINT_FILES[w])) for w in wanted}
   num_types = next(iter(sds.values()))["encoder.id_emb.weight"].shape[0]
