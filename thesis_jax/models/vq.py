@@ -156,9 +156,9 @@ class VectorQuantizer(nn.Module):
       # though they stay out of the statistics: restarting the code the
       # padding slots sit on moves them all at once, and the globals head
       # (a mean over all slots) jumps (measured: val loss 2.7x mid-run).
-      rows = jnp.ones_like(w) if present is None else (
+      stands = jnp.ones_like(w) if present is None else (
           present.reshape(-1).astype(w.dtype))
-      used = jax.ops.segment_sum(rows, idx, num_segments=k)
+      used = jax.ops.segment_sum(stands, idx, num_segments=k)
       if self.restart_after > 0:
         u = jnp.where(used > 0, 0, unused.value + 1)
         dead = (u >= self.restart_after) & (w.sum() > 0)

@@ -150,6 +150,7 @@ def _train(config, overrides, on_event, stop) -> TrainResult:
   # Padding-free compute: one packer per stack kind (capacities differ).
   train_pack, eval_pack = ((loop.packer(), loop.packer()) if loop.packer
                            else (_dense, _dense))
+  said_dense = set()
 
   def evaluate(st, split):
     total = None
@@ -212,6 +213,10 @@ def _train(config, overrides, on_event, stop) -> TrainResult:
       ckpt.save(epoch, state, book.checkpoint_meta(epoch, dataset, config.loop),
                 rec.val_loss)
     progress.epoch(epoch, rec, epoch_time, throughput)
+    for note in {getattr(pk, "dense_note", "") for pk in (train_pack, eval_pack)}:
+      if note and note not in said_dense:      # once per reason
+        said_dense.add(note)
+        progress.print(f"dense compute for some batches: {note}")
     if epoch + 1 < int(tr.epochs) and stop.agreed(pcount):
       break
 
