@@ -109,3 +109,14 @@ def test_signed_zero_padding_counts_as_equal():
   np.testing.assert_array_equal(padding_features(ev.ids, ev.cont), 0.0)
   pk = pack_stack(train_stack(ev, 16, 0, 0))
   assert (pk["tok_cont"][pk["tok_ids"] == 0] == 0).all()
+
+
+def test_packer_leaves_unpackable_stack_dense():
+  from thesis_jax.data.packing import Packer
+  st = _stack()
+  bad = dict(st, cont=st["cont"].copy())
+  e, j = np.argwhere(st["ids"][1] == 0)[0]
+  bad["cont"][1, e, j, 0] = 7.0
+  pk = Packer()
+  assert pk(bad) is bad and "step 1" in pk.dense_note
+  assert "tok_ids" in pk(st) and pk.capacity > 0
