@@ -223,8 +223,9 @@ def record(train_metrics, val_sums, *, bins: int, is_vq: bool) -> EpochRecord:
   extra = {"diffusion_loss_vs_t": {"t_frac": centres, "loss": val["loss_vs_t"]}}
   if is_vq:
     extra["code_counts"] = parts.code_counts(val_sums)
+  train_p = parts.host_mean(train_metrics["perplex"]) if is_vq else None
   return EpochRecord(train_loss, val["diffusion"], {"perplex": val["perplex"]},
-                     hist, extra)
+                     hist, extra, train_metrics={"perplex": train_p})
 
 
 def test_metrics(test_sums, *, is_vq: bool) -> Dict[str, float]:
