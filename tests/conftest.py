@@ -1,4 +1,5 @@
-"""Shared test fixtures: tiny configs and the real CMS events in tests/data/."""
+"""Shared test fixtures: tiny configs, the real CMS events in tests/data/, and
+a tiny finished sweep (`tiny_sweep`, built once per session)."""
 import os
 
 import pytest
@@ -46,3 +47,34 @@ def train_interrupted(train, config, monkeypatch, after_epoch: int = 1):
   with pytest.raises(KeyboardInterrupt):
     train(config)
   monkeypatch.setattr(progress.Progress, "epoch", orig)
+
+
+# The tiny sweep read by test_readers.py and test_reports.py, laid out like a
+# finished one: `{root}/multiruns/exp_{stamp}_tiny/` with the jobs next to it
+# in `{root}/runs/run_{stamp}_tiny_job{N}/`, each recording its overrides.
+SWEEP_STAMP = "20260101-000000"
+SWEEP_NAME = "tiny"
+# (latent space, globals_beta, seed) per job
+GRID = (("none", 0.0, 0), ("linear", 1.0, 0), ("vq", 0.0, 0), ("vq", 1.0, 0),
+        ("vq", 1.0, 1))
+
+
+@pytest.fixture(scope="session")
+def tiny_sweep(tmp_path_factory):
+  """-> {"root", "sweep_dir", "runs": [(run_dir, TrainResult, (ls, beta, seed))]}."""
+  import thesis_jax
+  root = tmp_path_factory.mktemp("sweep")
+  sweep_dir = os.path.join(root, "multiruns", f"exp_{SWEEP_STAMP}_{SWEEP_NAME}")
+  os.makedirs(sweep_dir)
+  runs = []
+  for job, (ls, beta, seed) in enumerate(GRID):
+    run_dir = os.path.join(root, "runs", f"run_{SWEEP_STAMP}_{SWEEP_NAME}_job{job}")
+    ov = {"phase1.latent_space.name": ls, "phase1.decoder.globals_beta": beta,
+          "phase1.trainer.seed": seed, "logging.run_dir": run_dir}
+    cfg = tiny_config(root, **ov)
+    cfg.data.synthetic.update(n_train=256, n_val=128, n_test=128)
+    cfg.phase1.latent_space.kmeans_init = False   # less to compile
+    cfg.logging.save_artifacts = False            # reports read facts only
+    res = thesis_jax.train_model(cfg, [f"{k}={v}" for k, v in ov.items()])
+    runs.append((run_dir, res, (ls, beta, seed)))
+  return {"root": str(root), "sweep_dir": sweep_dir, "runs": runs}

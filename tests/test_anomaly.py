@@ -83,6 +83,7 @@ def _cfg(**kw):
   return c
 
 
+@pytest.mark.slow
 def test_scorer_batching_matches_one_batch(trained):
   """Batch/step padding (weight-0 rows) changes no score."""
   import jax
@@ -100,6 +101,7 @@ def test_scorer_batching_matches_one_batch(trained):
       np.testing.assert_allclose(got[name], ref[name], rtol=2e-5, atol=1e-7)
 
 
+@pytest.mark.slow
 def test_zero_strength_shuffle_and_monotone_auroc(trained):
   run_dir, _, root = trained
   cfg = _cfg(gaussian_noise=(0.0, 0.1, 0.5, 2.0), token_shuffle=(1.0,),
@@ -133,6 +135,7 @@ def test_zero_strength_shuffle_and_monotone_auroc(trained):
   assert aucs[2] > 0.55 and aucs[3] > aucs[2] + 0.1, aucs
 
 
+@pytest.mark.slow
 def test_run_inference_end_to_end_with_anomaly_file(trained, tmp_path):
   run_dir, run, _ = trained
   sig = tmp_path / "other_process.h5"
@@ -179,6 +182,7 @@ def test_run_inference_end_to_end_with_anomaly_file(trained, tmp_path):
   assert "base:met=" in s["text"] and "bootstrap interval" in s["text"]
 
 
+@pytest.mark.slow
 def test_bad_anomaly_file_is_a_data_error(trained, tmp_path):
   run_dir, _, _ = trained
   ev = make_events(50, 18, seed=1)

@@ -5,6 +5,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -37,6 +38,7 @@ def run_worker(tmp, n_devices):
   return json.loads(line[len("RESULT"):])
 
 
+@pytest.mark.slow
 def test_four_devices_match_one(tmp_path):
   one = run_worker(tmp_path / "one", 1)
   four = run_worker(tmp_path / "four", 4)

@@ -111,6 +111,7 @@ def test_denoiser_is_permutation_equivariant_and_ignores_padding(heads):
   assert not np.allclose(out, 0.0)
 
 
+@pytest.mark.slow
 def test_diffusion_ae_trains_and_beats_mean_event_baseline(tmp_path):
   import thesis_jax
   from thesis_jax.data.pipeline import load_dataset

@@ -130,6 +130,7 @@ def test_adversarial_and_diffusion_families(tmp_path, drawn):
         check_figure(f"{fam.__name__}-{moment}", fig, allowed=("run_x",))
 
 
+@pytest.mark.slow
 def test_report_figures(tmp_path, drawn):
   from thesis_jax.config_files import load
   from thesis_jax.reports import run_report

@@ -94,6 +94,7 @@ def test_bad_gan_config_names_the_key(tmp_path):
     validate_config(c)
 
 
+@pytest.mark.slow
 def test_gan_ae_trains_on_cms_events(tmp_path):
   from thesis_jax.data.pipeline import load_dataset
   from thesis_jax.train.driver import train

@@ -88,6 +88,7 @@ def test_perplexity_of_code_usage():
   assert codebook._perplexity(np.array([1.0, 0.0, 0.0])) == pytest.approx(1.0)
 
 
+@pytest.mark.slow
 def test_driver_writes_train_figures(tmp_path):
   import thesis_jax
   cfg = tiny_config(tmp_path, **{"logging.make_plots": True,

@@ -8,16 +8,16 @@ import shutil
 import numpy as np
 import pytest
 
-from report_fixtures import GRID, build_sweep
+from conftest import GRID
 from thesis_jax.errors import ConfigError
 from thesis_jax.facts.fake_runs import original_config, write_fake_run
 from thesis_jax.facts.readers import SUMMARY_COLUMNS, load_runs
 from thesis_jax.facts.run_config import param_name, swept_params
 
 
-@pytest.fixture(scope="module")
-def sweep(tmp_path_factory):
-  return build_sweep(tmp_path_factory.mktemp("sweep"))
+@pytest.fixture
+def sweep(tiny_sweep):
+  return tiny_sweep
 
 
 def _val_rows(run_dir):
@@ -25,6 +25,7 @@ def _val_rows(run_dir):
     return [r for r in csv.DictReader(f) if r["split"] == "val"]
 
 
+@pytest.mark.slow
 def test_thesis_jax_sweep_next_to_multiruns(sweep):
   runs = load_runs(sweep_dir=sweep["sweep_dir"])
   s = runs.summary
@@ -72,6 +73,7 @@ def test_thesis_jax_sweep_next_to_multiruns(sweep):
       sweep["runs"][0][1].histories["rec_tokens"])
 
 
+@pytest.mark.slow
 def test_run_dirs_as_comma_string_and_exp_runs_layout(sweep, tmp_path):
   a, b = sweep["runs"][0][0], sweep["runs"][3][0]
   runs = load_runs(run_dirs=f"{a},{b}")
@@ -198,6 +200,7 @@ def test_original_fake_runs_tokenizers_and_cfg_yaml(tmp_path):
   assert s["latent_space"].tolist()[:3] == ["none", "linear", "vq"]
 
 
+@pytest.mark.slow
 def test_incomplete_run_skipped_with_warning(sweep, tmp_path, caplog):
   runs_dir = tmp_path / "runs"
   good = runs_dir / "run_a"

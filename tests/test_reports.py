@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from report_fixtures import GRID, build_sweep
+from conftest import GRID
 from thesis_jax.errors import ConfigError
 from thesis_jax.facts.fake_runs import original_config, write_fake_run
 from thesis_jax.reports import run_report
@@ -25,9 +25,9 @@ GH_FIGS = ("grid_best_val_loss", "grid_best_rec_globals", "grid_best_rec_tokens"
            "tradeoff_rec_tokens_vs_rec_globals", "val_curves", "train_curves")
 
 
-@pytest.fixture(scope="module")
-def sweep(tmp_path_factory):
-  return build_sweep(tmp_path_factory.mktemp("sweep"))
+@pytest.fixture
+def sweep(tiny_sweep):
+  return tiny_sweep
 
 
 def _config(module, **inputs):
@@ -64,6 +64,7 @@ def _check_folder(res, figs, root):
   return man
 
 
+@pytest.mark.slow
 def test_compare_tokenizers_end_to_end(sweep):
   res = run_report(_config("compare_tokenizers", sweep_dir=sweep["sweep_dir"]))
   man = _check_folder(res, TOK_FIGS, sweep["root"])
@@ -87,6 +88,7 @@ def test_compare_tokenizers_end_to_end(sweep):
   assert "best run:" in res.text and res.report_dir in res.text
 
 
+@pytest.mark.slow
 def test_compare_globals_heads_end_to_end(sweep):
   res = run_report(_config("compare_globals_heads", sweep_dir=sweep["sweep_dir"]))
   _check_folder(res, GH_FIGS, sweep["root"])
@@ -104,6 +106,7 @@ def test_compare_globals_heads_end_to_end(sweep):
       r.histories["rec_globals"][r.best_epoch - 1])
 
 
+@pytest.mark.slow
 def test_select_filters_and_empty_selection(sweep, tmp_path):
   c = _config("compare_tokenizers", sweep_dir=sweep["sweep_dir"])
   c.env.output_root = str(tmp_path)
@@ -118,6 +121,7 @@ def test_select_filters_and_empty_selection(sweep, tmp_path):
   assert os.listdir(tmp_path / "reports") == [os.path.basename(res.report_dir)]
 
 
+@pytest.mark.slow
 def test_errors_leave_nothing(sweep, tmp_path, monkeypatch):
   out = tmp_path / "out"
   (tmp_path / "notarun").mkdir()
@@ -149,6 +153,7 @@ def test_errors_leave_nothing(sweep, tmp_path, monkeypatch):
   assert (open(pointer).read() if os.path.exists(pointer) else None) == before
 
 
+@pytest.mark.slow
 def test_inference_called_and_written(sweep, tmp_path, monkeypatch):
   calls = []
 
@@ -222,6 +227,7 @@ def test_reports_on_original_runs(tmp_path):
   assert s["tokenizer"].tolist() == ["none"] * 6 + ["linear"] * 6 + ["vq"] * 6
 
 
+@pytest.mark.slow
 def test_cli_run_dirs_comma_string(sweep, tmp_path):
   a, b = sweep["runs"][0][0], sweep["runs"][2][0]
   out = subprocess.run(

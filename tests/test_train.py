@@ -11,6 +11,9 @@ from conftest import CMS_H5, tiny_config, train_interrupted
 from thesis_jax.errors import NonFiniteLossError
 from thesis_jax.facts.schema import AE_HISTORY_KEYS
 
+# End-to-end training runs (`pytest -m "not slow"` skips them).
+pytestmark = pytest.mark.slow
+
 HEADER = ["epoch", "split", "train_loss", "val_loss", "epoch_time_s",
           "throughput", "max_memory_mib", "metric_perplex"]
 
