@@ -12,12 +12,14 @@ from thesis_jax.train.loops import LOOPS
 
 
 def test_every_loop_has_check_and_build_and_unknown_names_list_the_table():
-  assert sorted(LOOPS) == ["ae", "diffusion_ae", "gan_ae"]
+  assert {"ae", "gan_ae", "diffusion_ae"} <= set(LOOPS)
   for name, module in LOOPS.items():
     assert callable(module.check) and callable(module.build), name
-  with pytest.raises(ConfigError, match=r"unknown training loop 'gan' \(config key "
-                     r"loop\); valid names: ae, diffusion_ae, gan_ae"):
+  valid = ", ".join(sorted(LOOPS))
+  with pytest.raises(ConfigError) as e:
     lookup(LOOPS, "gan", "training loop", "loop")
+  assert str(e.value) == ("unknown training loop 'gan' (config key loop); "
+                          f"valid names: {valid}")
 
 
 def test_event_errors_closed_form():
