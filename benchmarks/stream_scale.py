@@ -41,7 +41,7 @@ def one(path: str, reader: str, max_chunks: int, batch: int) -> dict:
   from thesis_jax.data.pipeline import epoch_stacks, load_dataset, split_sizes
   from thesis_jax.train import scan, sharding
   from thesis_jax.train.config_check import validate_config
-  from thesis_jax.train.loop_api import LOOPS
+  from thesis_jax.train.loops import LOOPS
   c = get_config()
   c.data.path, c.data.reader = path, reader
   c.phase1.trainer.batch_size = batch
@@ -52,7 +52,7 @@ def one(path: str, reader: str, max_chunks: int, batch: int) -> dict:
   ds = load_dataset(c.data)
   startup = time.perf_counter() - t
   rss_load = peak_rss_mb()
-  loop = LOOPS.get(c.loop)(c, ds)
+  loop = LOOPS[c.loop].build(c, ds)
   mesh = sharding.make_mesh()
   k_init, k_data, k_steps = jax.random.split(jax.random.PRNGKey(0), 3)
   state = loop.data_init(loop.init_state(k_init, ds), ds, k_data)
@@ -63,7 +63,8 @@ def one(path: str, reader: str, max_chunks: int, batch: int) -> dict:
   steps_epoch = sizes["train"] // batch
   done, t_first, losses, waits = 0, None, [], []
   t0 = time.perf_counter()
-  it = epoch_stacks(ds, batch, 42, 0, k)
+  pack = loop.packer() if loop.packer else None   # as the driver does
+  it = epoch_stacks(ds, batch, 42, 0, k, transform=pack)
   for i in range(10 ** 9):
     t_wait = time.perf_counter()
     item = next(it, None)
@@ -84,7 +85,7 @@ def one(path: str, reader: str, max_chunks: int, batch: int) -> dict:
       break
   loss = float(np.mean(np.asarray(jax.device_get(losses[-1]))))
   dt = time.perf_counter() - t_first
-  return {"reader": ds.reader, "events": sum(sizes.values()),
+  return {"reader": ds.reader, "compute": loop.compute, "events": sum(sizes.values()),
           "train_events": sizes["train"], "startup_s": round(startup, 2),
           "first_chunk_s": round(t_first - t0, 2),
           "train_events_per_s": round(done * batch / max(dt, 1e-9)),
