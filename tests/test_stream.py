@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from conftest import tiny_config
-from thesis_jax.data import batches, pipeline, synthetic
+from thesis_jax.data import batches, h5, pipeline, synthetic
 from thesis_jax.data.layout import join_rows
 from thesis_jax.data.normalization import Moments, Normalizer
 from thesis_jax.data.stream import prefetch
@@ -119,6 +119,29 @@ def test_bad_row_in_a_later_block_is_named(tmp_path, reader):
   with pytest.raises(DataError, match=r"bad\.h5:X_val: 1 non-finite values "
                      r"\(NaN/inf\), first at row 33, column 50"):
     pipeline.load_dataset(cfg)
+
+
+def test_rows_validated_at_startup_are_not_revalidated_per_epoch(
+    syn_file, tmp_path, monkeypatch):
+  checked = []   # (where, first row, rows) of every validate_rows call
+  real = h5.validate_rows
+  monkeypatch.setattr(h5, "validate_rows", lambda rows, t, where, row_offset=0:
+                      (checked.append((where, row_offset, len(rows))),
+                       real(rows, t, where, row_offset))[1])
+  st = pipeline.load_dataset(data_cfg(syn_file, tmp_path, **{"data.reader": "stream"}))
+  assert st.rows.file.validated == {"train", "val", "test"}
+  for split, n in (("train", 2400), ("val", 300), ("test", 300)):   # each row once
+    where = st.rows.file.where(split)
+    assert sum(k for w, _, k in checked if w == where) == n, split
+  checked.clear()
+  for epoch in (0, 1):
+    assert len(list(pipeline.epoch_stacks(st, 64, 5, epoch, 8))) > 0
+  assert len(list(pipeline.eval_stacks(st, "val", 64, 3))) > 0
+  assert checked == []
+  # A file nobody has scanned is still checked on every read.
+  with h5.SplitFile(syn_file, {"train": "X_train"}, 18) as f:
+    f.read("train", 0, 10)
+    assert checked == [(f"{syn_file}:X_train", 0, 10)]
 
 
 def test_auto_reader_by_size(syn_file, tmp_path):

@@ -31,10 +31,6 @@ def read_split(path: str, dataset: str, n_tokens: int, limit: int = 0,
 _CONFIG_KEY = {s: f"data.datasets.x_{s}" for s in ("train", "val", "test")}
 
 
-# The config key naming each split's dataset (for error messages).
-_CONFIG_KEY = {s: f"data.datasets.x_{s}" for s in ("train", "val", "test")}
-
-
 def read_splits(path: str, datasets: Mapping[str, str], n_tokens: int,
                 limit: int = 0) -> Dict[str, Events]:
   """Reads `{split: dataset_name}` from one HDF5 file, validated.
@@ -52,6 +48,9 @@ class SplitFile:
   `sizes[split]` is the number of rows used (at most `limit` when > 0);
   `block_rows[split]` is the read size: `read_rows` rounded up to a multiple
   of the file's chunk rows, so reads line up with its chunks.
+  `validated`: the splits all of whose used rows have been validated (see
+  `mark_validated`); reads from them skip the checks, so a streamed run
+  validates each row once, in its start-up pass, not again every epoch.
   """
 
   def __init__(self, path: str, datasets: Mapping[str, str], n_tokens: int,
@@ -63,6 +62,7 @@ class SplitFile:
       raise DataError("data.path is empty: give an HDF5 file")
     self._f = _open(path, "data.path")
     self._ds, self.sizes, self.block_rows = {}, {}, {}
+    self.validated: set = set()
     available = sorted(self._f.keys())
     for split, name in self.names.items():
       if name not in self._f:
@@ -97,12 +97,20 @@ class SplitFile:
     return f"{self.path}:{self.names[split]}"
 
   def read(self, split: str, start: int, stop: int) -> Events:
-    """Rows [start, stop) of `split`, validated, as raw float32 Events."""
+    """Rows [start, stop) of `split` as raw float32 Events, validated unless
+    the whole split already was (`validated`)."""
     rows = self._ds[split][start:stop]
+    if split in self.validated:   # checked once already: the file is read-only
+      return split_rows(rows, self.n_tokens)
     if rows.dtype != np.float32:   # float32 files are checked as they are
       rows = np.asarray(rows, dtype=np.float64)
     validate_rows(rows, self.n_tokens, self.where(split), row_offset=start)
     return split_rows(rows, self.n_tokens)
+
+  def mark_validated(self, split: str) -> None:
+    """Records that every used row of `split` passed `read`'s checks (call
+    after reading all of `blocks(split, ...)`): later reads skip them."""
+    self.validated.add(split)
 
   def blocks(self, split: str, rows: int = 0):
     """Yields (start, stop) row ranges covering the split, `rows` at a time

@@ -67,7 +67,9 @@ class StreamRows:
 def scan_file(f: SplitFile, fit_stats: bool) -> Tuple[Optional[TrainStats], int]:
   """One validating pass over every split -> (train statistics if asked,
   largest type id). Statistics blocks are STAT_ROWS events from row 0, as in
-  `Normalizer.fit`, so the result equals the in-memory one bit for bit."""
+  `Normalizer.fit`, so the result equals the in-memory one bit for bit.
+  Each split read to the end is marked validated in `f`, so the epochs'
+  reads skip the checks (bad data still fails here, before any run folder)."""
   stats = TrainStats() if fit_stats else None
   top = 0
   for split in f.names:
@@ -77,6 +79,7 @@ def scan_file(f: SplitFile, fit_stats: bool) -> Tuple[Optional[TrainStats], int]
       top = max(top, int(ev.ids.max()))
       if stats is not None and split == "train":
         stats.add(ev)
+    f.mark_validated(split)
   return stats, top
 
 
