@@ -6,37 +6,49 @@ and for trying a cluster setup without real data).
 
 80/10/10 % train/val/test by default; memory use is bounded (events are
 generated 262,144 at a time); the file appears only when complete.
+Exit codes and error lines as `thesis_jax.cli`'s (one line, no traceback).
 """
 import os
+import sys
 import time
 
-from absl import flags
-
-from thesis_jax.cli import run_main
-
-_EVENTS = flags.DEFINE_integer("events", None, "Total events (all splits).")
-_OUT = flags.DEFINE_string("out", None, "Output .h5 path.")
-_SEED = flags.DEFINE_integer("seed", 0, "Generator seed.")
-_TOKENS = flags.DEFINE_integer("n_tokens", 18, "Token slots per event.")
-_COMP = flags.DEFINE_enum("compression", "none", ["none", "gzip", "lzf"],
-                          "HDF5 compression filter.")
-_CHUNK = flags.DEFINE_integer("chunk_rows", 4096, "Rows per HDF5 chunk.")
-_VAL = flags.DEFINE_float("val_frac", 0.1, "Fraction of events in X_val.")
-_TEST = flags.DEFINE_float("test_frac", 0.1, "Fraction of events in X_test.")
-flags.mark_flags_as_required(["events", "out"])
+from thesis_jax.cli import FAIL_EXIT, USAGE_EXIT, Parser
+from thesis_jax.errors import ConfigError, ThesisJaxError
 
 
-def main(argv):
-  del argv
+def parser() -> Parser:
+  p = Parser(prog="python -m experiments.make_synthetic",
+             description=__doc__.split("\n")[0])
+  p.add_argument("--events", type=int, required=True, help="Total events (all splits).")
+  p.add_argument("--out", required=True, help="Output .h5 path.")
+  p.add_argument("--seed", type=int, default=0, help="Generator seed.")
+  p.add_argument("--n_tokens", type=int, default=18, help="Token slots per event.")
+  p.add_argument("--compression", default="none", choices=["none", "gzip", "lzf"],
+                 help="HDF5 compression filter.")
+  p.add_argument("--chunk_rows", type=int, default=4096, help="Rows per HDF5 chunk.")
+  p.add_argument("--val_frac", type=float, default=0.1, help="Fraction of events in X_val.")
+  p.add_argument("--test_frac", type=float, default=0.1, help="Fraction of events in X_test.")
+  return p
+
+
+def main(argv=None) -> None:
   from thesis_jax.data.synthetic import write_h5
-  t = time.perf_counter()
-  counts = write_h5(_OUT.value, _EVENTS.value, _TOKENS.value, _SEED.value,
-                    _VAL.value, _TEST.value, _COMP.value, _CHUNK.value)
-  mb = os.path.getsize(_OUT.value) / 1e6
-  print(f"{_OUT.value}: train {counts['train']} / val {counts['val']} / test "
-        f"{counts['test']} events, {mb:.1f} MB ({_COMP.value}), "
+  try:
+    a = parser().parse_args(sys.argv[1:] if argv is None else argv)
+    t = time.perf_counter()
+    counts = write_h5(a.out, a.events, a.n_tokens, a.seed, a.val_frac,
+                      a.test_frac, a.compression, a.chunk_rows)
+  except ThesisJaxError as e:
+    print(f"error: {e}", file=sys.stderr, flush=True)
+    sys.exit(USAGE_EXIT if isinstance(e, ConfigError) else FAIL_EXIT)
+  except OSError as e:
+    print(f"error: {a.out}: {e.strerror or e}", file=sys.stderr, flush=True)
+    sys.exit(FAIL_EXIT)
+  mb = os.path.getsize(a.out) / 1e6
+  print(f"{a.out}: train {counts['train']} / val {counts['val']} / test "
+        f"{counts['test']} events, {mb:.1f} MB ({a.compression}), "
         f"{time.perf_counter() - t:.1f} s")
 
 
 if __name__ == "__main__":
-  run_main(main)
+  main()

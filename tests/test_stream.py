@@ -229,3 +229,20 @@ def test_next_window_is_read_while_the_current_one_is_used():
   ref = batches.MemoryRows({"train": ev}, 100)
   assert_same_chunks(((c, np.ones(1, bool)) for c in chunks),
                      batches.train_chunks(ref, 50, 0, 0, 1, 400))
+
+
+def test_make_synthetic_command(tmp_path, capsys):
+  from experiments import make_synthetic
+  out = str(tmp_path / "s.h5")
+  make_synthetic.main(["--events", "1000", "--out", out, "--compression", "lzf",
+                       "--seed", "3"])
+  with h5py.File(out, "r") as f:
+    assert {k: f[k].shape for k in f} == {"X_train": (800, 92), "X_val": (100, 92),
+                                          "X_test": (100, 92)}
+    assert f["X_train"].compression == "lzf"
+  assert "train 800 / val 100 / test 100 events" in capsys.readouterr().out
+  with pytest.raises(SystemExit) as e:
+    make_synthetic.main(["--events", "1", "--out", str(tmp_path / "t.h5")])
+  assert e.value.code == 2 and not (tmp_path / "t.h5").exists()
+  assert capsys.readouterr().err.strip() == (
+      "error: --events=1 leaves an empty split (val_frac=0.1, test_frac=0.1)")
