@@ -97,10 +97,15 @@ class Normalizer:
     return stats.normalizer(normalize_globals)
 
   def apply(self, ev: Events) -> Events:
-    """Physical units -> normalised (float32)."""
-    cont = (ev.cont - self.cont_mean) / self.cont_std
-    glob = (ev.globals - self.glob_mean) / self.glob_std
-    return Events(ev.ids, cont.astype(np.float32), glob.astype(np.float32))
+    """Physical units -> normalised (float32). One new array per field:
+    the division is in place and the float32 cast copies only when the input
+    was wider (the streaming reader calls this on every block it reads)."""
+    cont = ev.cont - self.cont_mean
+    cont /= self.cont_std
+    glob = ev.globals - self.glob_mean
+    glob /= self.glob_std
+    return Events(ev.ids, cont.astype(np.float32, copy=False),
+                  glob.astype(np.float32, copy=False))
 
   def invert_cont(self, cont):
     """Normalised [..., 4] -> physical units (works on numpy or jax arrays)."""
