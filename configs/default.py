@@ -60,6 +60,7 @@ def get_config(arg: str = ""):
     sub.st_hidden = 64        # set_transformer: token width
     sub.attn_heads = 4        # set_transformer: heads (divide st_hidden)
   p.decoder.gnn_edge_dim = 4  # gnn decoder: learned edge-distance channels
+  p.encoder.st_zero_padding = True  # set_transformer encoder: z_e = 0 on padding
   # --- end graph keys
   p.loss = ml_collections.ConfigDict({"mask_padding": False})
   p.init = "default"   # default (flax: lecun-normal, zero bias) | torch
