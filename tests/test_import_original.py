@@ -16,7 +16,6 @@ import pytest
 from conftest import CMS_H5, DATA
 from thesis_jax.interop.torch_zip import UnsafeCheckpointError, load_state_dict
 
-ROOT = os.path.dirname(DATA)
 ORIG = os.path.join(DATA, "original_runs")
 RUNS = {os.path.basename(p).split("_orig_")[1]: p
         for p in sorted(glob.glob(os.path.join(ORIG, "run_*")))}
@@ -105,9 +104,10 @@ def test_cli_refuses_malicious_checkpoint(tmp_path):
     with open(os.path.join(src, f)) as a, open(run / f, "w") as b:
       b.write(a.read())
   _zip_with_pickle(run / "last.pt", pickle.dumps(_Evil(), protocol=2))
-  p = subprocess.run([sys.executable, "-m", "experiments.import_original",
+  # The installed command, run from outside the repository.
+  p = subprocess.run([sys.executable, "-m", "thesis_jax", "import_original",
                       f"--run_dir={run}", "--checkpoint=last",
-                      f"--data_path={CMS_H5}"], cwd=ROOT, capture_output=True,
+                      f"--data_path={CMS_H5}"], cwd=tmp_path, capture_output=True,
                      text=True, timeout=300)
   assert p.returncode == 1
   assert p.stderr.strip().splitlines()[-1].startswith("error: ")
