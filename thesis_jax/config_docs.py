@@ -34,7 +34,7 @@ MEANINGS = {
   "phase1.encoder.st_layers": "set_transformer: attention blocks",
   "phase1.encoder.st_hidden": "set_transformer: token width",
   "phase1.encoder.attn_heads": "set_transformer: attention heads (divide st_hidden)",
-  "phase1.encoder.st_zero_padding": "set_transformer: encoder output 0 on padding slots (keeps padding on one code)",
+  "phase1.encoder.st_zero_padding": "set_transformer: padding latent 0 before and after the bottleneck (stability)",
   "phase1.latent_space.name": "bottleneck: vq | linear | none",
   "phase1.latent_space.latent_dim": "latent width per token",
   "phase1.latent_space.codebook_size": "VQ: number of codes",

@@ -23,11 +23,20 @@ class TokenAutoencoder(nn.Module):
   `valid` marks real events (0 for batch padding rows); VQ statistics count
   the real tokens of valid events (all slots of valid events with
   `count_padding`, the original behaviour).
+
+  `zero_padding_latent`: the encoder outputs exactly 0 on padding slots
+  (set_transformer's `st_zero_padding`), and the bottleneck output and its
+  per-slot commitment/codebook terms are 0 there too. Otherwise padding slots
+  sit on the code nearest 0, which real tokens drag away (without
+  `count_padding` nothing pulls it back) until every padding slot jumps to
+  another code at once; the decoder and the globals head (a mean over all
+  slots) then see a new input on most slots (README "Stability over seeds").
   """
   encoder: nn.Module
   bottleneck: nn.Module
   decoder: nn.Module
   count_padding: bool = False
+  zero_padding_latent: bool = False
 
   def stat_mask(self, ids, valid):
     tok = jnp.ones(ids.shape, bool) if self.count_padding else ids > 0
@@ -38,12 +47,21 @@ class TokenAutoencoder(nn.Module):
   def __call__(self, cont, ids, valid=None, *, train: bool = False):
     z_e = self.encoder(cont, ids, train=train)
     z, aux = self.bottleneck(z_e, self.stat_mask(ids, valid), train=train)
+    if self.zero_padding_latent:
+      z, aux = zero_padding_slots(z, aux, ids > 0)
     x_hat, g_hat = self.decoder(z, ids > 0, train=train)
     return AEOutput(x_hat, g_hat, z_e, z, aux)
 
   def encode(self, cont, ids, *, train: bool = False):
     """Encoder output z_e [B,T,D] (used for k-means codebook init)."""
     return self.encoder(cont, ids, train=train)
+
+
+def zero_padding_slots(z, aux, real):
+  """z [B,T,D] and the per-slot aux terms -> 0 where `real` [B,T] is False."""
+  aux = dict(aux, **{k: jnp.where(real, aux[k], 0.0)
+                     for k in ("commit_tok", "codebook_tok")})
+  return jnp.where(real[..., None], z, 0.0), aux
 
 
 def build_autoencoder(phase1, *, num_types: int, norm=None, cont_dim: int = 4,
@@ -54,4 +72,5 @@ def build_autoencoder(phase1, *, num_types: int, norm=None, cont_dim: int = 4,
                       norm=norm)
   return TokenAutoencoder(enc, build_bottleneck(phase1), dec,
                           count_padding=bool(phase1.latent_space.get(
-                              "count_padding", False)))
+                              "count_padding", False)),
+                          zero_padding_latent=bool(getattr(enc, "zero_padding", False)))
