@@ -201,3 +201,78 @@ def test_bad_anomaly_file_is_a_data_error(trained, tmp_path):
     run_inference([{"run_dir": run_dir, "kind": "thesis_jax"}],
                   _cfg(anomaly_files=str(two)), str(tmp_path / "o2"))
   assert os.path.isdir(tmp_path / "o2" / "figures")
+
+
+def _chunked_copy(src, dst, rows=32):
+  """`src` rewritten with HDF5 chunks of `rows` rows (blocks of 64 possible)."""
+  with h5py.File(src) as f, h5py.File(dst, "w") as g:
+    for k in f:
+      g.create_dataset(k, data=f[k][:], chunks=(rows, f[k].shape[1]))
+  return str(dst)
+
+
+@pytest.mark.slow
+def test_streamed_inference_one_block_as_before_and_blocks_as_one(trained,
+                                                                   tmp_path):
+  """One block: every number as scoring the split in one piece (the code
+  before streaming, rebuilt here from its parts); 64-row blocks: the same
+  clean scores, every event scored once."""
+  from thesis_jax.data.h5 import read_split
+  from thesis_jax.reports.inference import corruptions
+  from thesis_jax.reports.inference.baselines import Baselines
+  from thesis_jax.reports.inference.run import _record
+  from thesis_jax.train.batched import Scorer
+  run_dir, run, _ = trained
+  sig = tmp_path / "sig.h5"
+  with h5py.File(sig, "w") as f:
+    f.create_dataset("X_test", data=join_rows(make_events(300, 18, seed=9)),
+                     chunks=(20, 92))
+  kw = dict(gaussian_noise=(0.2,), drop_tokens=(0.5,), met_scramble=(1.0,),
+            max_events=450, bootstrap=20, anomaly_files=str(sig))
+  one = run_inference([{"run_dir": run_dir, "kind": "thesis_jax"}],
+                      _cfg(**kw), str(tmp_path / "one"))["runs"][0]
+  # Reference: the whole split in memory, corrupted and scored in one piece.
+  cfg = _cfg(**kw)
+  raw = read_split(CMS_H5, "X_test", 18, limit=450)
+  base = Baselines.fit(read_split(CMS_H5, "X_train", 18))
+  pack = run.loop.packer() if getattr(run.loop, "packer", None) else None
+  scorer = Scorer(run.loop.score_step, run.state, 64, 64, 2, pack=pack)
+
+  def score_all(ev):
+    return dict(scorer(run.norm.apply(ev)), **base.score(ev))
+  clean = score_all(raw)
+  assert one["n_events"] == 450
+  assert one["clean"] == {k: float(np.mean(v)) for k, v in clean.items()}
+  recs = {r["strategy"]: r for r in one["anomaly"]}
+  for name, (s,) in [("gaussian_noise", (0.2,)), ("drop_tokens", (0.5,)),
+                     ("met_scramble", (1.0,))]:
+    bad = corruptions.apply(name, raw, s, 0)
+    changed = ((raw.ids != bad.ids).any(1) | (raw.cont != bad.cont).any((1, 2))
+               | (raw.globals != bad.globals).any(1))
+    ref, _ = _record("corruption", name, s, f"strength {s:g}", clean,
+                     score_all(bad), "mse", cfg, changed=changed)
+    for key in ("auroc", "auroc_by_score", "auroc_ci_by_score", "mean_score",
+                "frac_events_changed", "frac_scores_tied", "eps_b_30", "roc"):
+      assert recs[name][key] == ref[key], (name, key)
+  ref, _ = _record("file", "sig.h5", None, "sig.h5:X_test", clean,
+                   score_all(read_split(str(sig), "X_test", 18)), "mse", cfg)
+  assert recs["sig.h5"]["auroc_by_score"] == ref["auroc_by_score"]
+  # 64-row blocks (a copy chunked by 32 rows): 450 = 7 x 64 + 2 events.
+  kw.update(data_path=_chunked_copy(CMS_H5, tmp_path / "chunked.h5"),
+            block_rows=64)
+  many = run_inference([{"run_dir": run_dir, "kind": "thesis_jax"}],
+                       _cfg(**kw), str(tmp_path / "many"))["runs"][0]
+  assert many["n_events"] == 450
+  for k, v in one["clean"].items():
+    assert many["clean"][k] == pytest.approx(v, rel=1e-6, abs=1e-9), k
+  for r in many["anomaly"]:
+    assert r["n_clean"] == 450
+    assert r["n_anomalous"] == (300 if r["kind"] == "file" else 450)
+  by = {r["strategy"]: r for r in many["anomaly"]}
+  assert by["gaussian_noise"]["mean_score"] != recs["gaussian_noise"][
+      "mean_score"]                                   # blocks > 0: own streams
+  for name in ("gaussian_noise", "drop_tokens", "met_scramble"):
+    assert abs(by[name]["frac_events_changed"]
+               - recs[name]["frac_events_changed"]) < 0.1, name
+  for k, v in recs["sig.h5"]["auroc_by_score"].items():
+    assert by["sig.h5"]["auroc_by_score"][k] == pytest.approx(v, abs=1e-6), k

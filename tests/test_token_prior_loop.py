@@ -96,6 +96,29 @@ def test_restored_prior_scores_match_sequences(runs):
                              rtol=1e-5)
 
 
+def test_prior_data_in_blocks_equals_one_piece(runs, monkeypatch):
+  """Sequences built block by block (64-row pieces) equal the split built
+  in one piece; the splits are never held as events (raw: head rows)."""
+  from thesis_jax.train import prior_data
+  from thesis_jax.train.restore import load_run
+  _, _, prior = runs
+  cfg = load_run(prior.run_dir).config
+  one = prior_data.load_prior_data(cfg)
+  whole = prior_data._SplitBlocks.blocks
+
+  def small(self, split):
+    for ev in whole(self, split):
+      for a in range(0, len(ev), 64):
+        yield ev.take(np.arange(a, min(a + 64, len(ev))))
+  monkeypatch.setattr(prior_data._SplitBlocks, "blocks", small)
+  many = prior_data.load_prior_data(cfg)
+  for s in ("train", "val", "test"):
+    np.testing.assert_array_equal(many.splits[s]["seq"], one.splits[s]["seq"])
+  assert one.splits["test"]["seq"].shape == (485, 22)
+  np.testing.assert_array_equal(many.vocab.met_edges, one.vocab.met_edges)
+  np.testing.assert_array_equal(many.vocab.phi_edges, one.vocab.phi_edges)
+
+
 def test_prior_resumes_like_any_run(runs, tmp_path, monkeypatch):
   _, tok, prior = runs
   train_interrupted(thesis_jax.train_model, prior_cfg(tmp_path, tok.run_dir),

@@ -51,9 +51,16 @@ class Vocab:
   def fit(cls, train: Events, num_types: int, codebook_size: int,
           n_bins: int) -> "Vocab":
     """Globals bin edges from the training split's quantiles."""
+    return cls.fit_globals(train.globals, num_types, codebook_size, n_bins)
+
+  @classmethod
+  def fit_globals(cls, globals_: np.ndarray, num_types: int,
+                  codebook_size: int, n_bins: int) -> "Vocab":
+    """The same from the training split's globals [N, 2] (MET GeV, phi rad)
+    alone, e.g. gathered block by block."""
     return cls(int(num_types), int(codebook_size),
-               quantile_edges(train.globals[:, 0], n_bins),
-               quantile_edges(train.globals[:, 1], n_bins))
+               quantile_edges(globals_[:, 0], n_bins),
+               quantile_edges(globals_[:, 1], n_bins))
 
   @staticmethod
   def size_for(num_types: int, codebook_size: int, n_bins: int) -> int:

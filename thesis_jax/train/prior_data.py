@@ -7,19 +7,25 @@ The events are the tokenizer run's own splits (its `data` config, so the
 prior sees exactly what the tokenizer was trained/validated/tested on,
 first `prior.limit_samples` rows per split if > 0); codes come from the
 run's best checkpoint; globals bin edges from its training split.
+
+An HDF5 file is read in blocks of the tokenizer run's `data.block_rows`:
+memory holds the sequences (int32, 4 (T+4) B per event: 88 B for T=18),
+the train split's two globals columns while the edges are fitted (8 B per
+train event) and one block, never the splits as events.
 """
 from __future__ import annotations
 
 import dataclasses
 import os
-from typing import Dict
+from typing import Dict, Iterator
 
 import numpy as np
 
+from thesis_jax.data import h5
 from thesis_jax.data.layout import Events
 from thesis_jax.data.normalization import Normalizer
-from thesis_jax.data.pipeline import SPLITS, load_raw
-from thesis_jax.data.token_sequences import Vocab, build_sequences
+from thesis_jax.data.pipeline import HEAD_ROWS, SPLITS, load_raw
+from thesis_jax.data.token_sequences import EXTRA_SLOTS, Vocab, build_sequences
 from thesis_jax.errors import ConfigError
 from thesis_jax.train import rundir
 
@@ -28,7 +34,8 @@ from thesis_jax.train import rundir
 class PriorData:
   """What the driver needs of a dataset, for the token prior.
 
-  splits: {split: {"seq": int32 [N, T+4]}}; raw: the tokenizer's raw Events;
+  splits: {split: {"seq": int32 [N, T+4]}}; raw: the tokenizer's raw Events
+  (the first HEAD_ROWS of each split when read from a file);
   norm/num_types/n_tokens: the tokenizer's (saved with the checkpoints).
   """
   splits: Dict[str, Dict[str, np.ndarray]]
@@ -70,7 +77,7 @@ def vocab_from_state(state, num_types: int, codebook_size: int) -> Vocab:
 def load_prior_data(config) -> PriorData:
   """Tokenizes the tokenizer run's splits (see module docstring)."""
   from thesis_jax.train.restore import load_run
-  from thesis_jax.train.tokenize import check_tokenizer, tokenize
+  from thesis_jax.train.tokenize import Tokenizer, check_tokenizer
   tok_dir = str(config.prior.tokenizer_run)
   tokenizer_config(config)                       # clear errors first
   tok = load_run(tok_dir, "best")
@@ -79,9 +86,60 @@ def load_prior_data(config) -> PriorData:
   limit = int(config.prior.get("limit_samples", 0) or 0)
   if limit > 0:
     data_cfg.limit_samples = limit
-  raw, source = load_raw(data_cfg)
-  vocab = Vocab.fit(raw["train"], tok.info.num_types, k, int(config.prior.n_bins))
-  splits = {s: {"seq": build_sequences(vocab, raw[s], tokenize(tok, raw[s]))}
-            for s in SPLITS}
+  codes = Tokenizer(tok)                         # compiled once, all blocks
+  with _SplitBlocks(data_cfg) as data:
+    glob = np.concatenate([ev.globals for ev in data.blocks("train")])
+    vocab = Vocab.fit_globals(glob, tok.info.num_types, k,
+                              int(config.prior.n_bins))
+    del glob
+    splits = {}
+    for s in SPLITS:
+      seq = np.empty((data.size(s), tok.info.n_tokens + EXTRA_SLOTS), np.int32)
+      a = 0
+      for ev in data.blocks(s):
+        seq[a:a + len(ev)] = build_sequences(vocab, ev, codes(ev))
+        a += len(ev)
+      splits[s] = {"seq": seq}
+    raw = data.head()
   return PriorData(splits, raw, tok.norm, tok.info.num_types, tok.info.n_tokens,
-                   f"{source} via tokenizer {tok_dir}", vocab)
+                   f"{data.source} via tokenizer {tok_dir}", vocab)
+
+
+class _SplitBlocks:
+  """A run's splits as raw Events blocks: an HDF5 file read `data.block_rows`
+  rows at a time, or the synthetic splits (generated in memory)."""
+
+  def __init__(self, data_cfg):
+    self.file, self.raw = None, None
+    if data_cfg.path:
+      ds = data_cfg.datasets
+      self.file = h5.SplitFile(
+          str(data_cfg.path), {"train": ds.x_train, "val": ds.x_val,
+                               "test": ds.x_test}, int(data_cfg.n_tokens),
+          int(data_cfg.get("limit_samples", 0) or 0),
+          int(data_cfg.get("block_rows", h5.READ_ROWS)))
+      self.source = str(data_cfg.path)
+    else:
+      self.raw, self.source = load_raw(data_cfg)
+
+  def size(self, split: str) -> int:
+    return self.file.sizes[split] if self.file else len(self.raw[split])
+
+  def blocks(self, split: str) -> Iterator[Events]:
+    if self.file is None:
+      yield self.raw[split]
+      return
+    for a, b in self.file.blocks(split):
+      yield self.file.read(split, a, b)
+
+  def head(self) -> Dict[str, Events]:
+    if self.file is None:
+      return self.raw
+    return {s: self.file.read(s, 0, min(HEAD_ROWS, self.size(s))) for s in SPLITS}
+
+  def __enter__(self) -> "_SplitBlocks":
+    return self
+
+  def __exit__(self, *exc) -> None:
+    if self.file is not None:
+      self.file.close()

@@ -32,15 +32,27 @@ def check_tokenizer(loaded, key: str = "prior.tokenizer_run") -> int:
   return int(cfg.phase1.latent_space.codebook_size)
 
 
+class Tokenizer:
+  """Raw Events -> int32 [N, T] codes of the loaded VQ run (batched, jitted).
+  One instance compiles once per batch shape, so call it block by block."""
+
+  def __init__(self, loaded, batch_size: int = 256, steps: int = 16):
+    check_tokenizer(loaded)
+    model = loaded.loop.model
+
+    def codes_step(state, batch):
+      out = model.apply({"params": state.params, **state.model_state},
+                        batch["cont"], batch["ids"], batch["weight"], train=False)
+      return {"codes": out.aux["indices"]}
+    self.norm = loaded.norm
+    self.scorer = Scorer(codes_step, loaded.state, batch_size, steps,
+                         keep_dtype=True)
+
+  def __call__(self, raw: Events) -> np.ndarray:
+    return np.asarray(self.scorer(self.norm.apply(raw))["codes"], np.int32)
+
+
 def tokenize(loaded, raw: Events, batch_size: int = 256,
              steps: int = 16) -> np.ndarray:
-  """Raw Events -> int32 [N, T] codes of the loaded VQ run (batched, jitted)."""
-  check_tokenizer(loaded)
-  model = loaded.loop.model
-
-  def codes_step(state, batch):
-    out = model.apply({"params": state.params, **state.model_state},
-                      batch["cont"], batch["ids"], batch["weight"], train=False)
-    return {"codes": out.aux["indices"]}
-  scorer = Scorer(codes_step, loaded.state, batch_size, steps, keep_dtype=True)
-  return np.asarray(scorer(loaded.norm.apply(raw))["codes"], np.int32)
+  """Raw Events -> int32 [N, T] codes of the loaded VQ run (one call)."""
+  return Tokenizer(loaded, batch_size, steps)(raw)

@@ -43,14 +43,20 @@ STRENGTH_UNITS = {
 MIN_SCALE = 1e-3
 
 
-def make_rng(seed: int, name: str, strength: float) -> np.random.Generator:
-  """One reproducible stream per (seed, strategy name, strength)."""
-  return np.random.default_rng(
-      [int(seed), zlib.crc32(name.encode()), int(round(float(strength) * 1e6))])
+def make_rng(seed: int, name: str, strength: float,
+             block: int = 0) -> np.random.Generator:
+  """One reproducible stream per (seed, strategy name, strength, block):
+  block 0 (a split scored in one piece) has the stream of (seed, name,
+  strength) alone; block b > 0 of a streamed split appends b."""
+  key = [int(seed), zlib.crc32(name.encode()), int(round(float(strength) * 1e6))]
+  return np.random.default_rng(key + [int(block)] if block else key)
 
 
-def apply(name: str, ev: Events, strength: float, seed: int) -> Events:
-  """Looks up `name`, checks `strength` and applies it with its own stream."""
+def apply(name: str, ev: Events, strength: float, seed: int,
+          block: int = 0) -> Events:
+  """Looks up `name`, checks `strength` and applies it with its own stream
+  (`block`: index of the row block `ev` is, see `make_rng`). Corruptions
+  that pair events (met_scramble) pair them within the block."""
   fn = lookup(CORRUPTIONS, name, "corruption", "inference.strategies")
   s = float(strength)
   if not np.isfinite(s) or s < 0:
@@ -59,7 +65,7 @@ def apply(name: str, ev: Events, strength: float, seed: int) -> Events:
   if getattr(fn, "is_fraction", False) and s > 1:
     raise ConfigError(f"inference.strategies.{name}: strength is a fraction "
                       f"in [0, 1], got {strength}")
-  return fn(ev, s, make_rng(seed, name, s))
+  return fn(ev, s, make_rng(seed, name, s, block))
 
 
 def _fraction(fn):

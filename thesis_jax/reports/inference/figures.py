@@ -36,6 +36,28 @@ def _save(plt, fig, path: str) -> str:
   return path
 
 
+# A ROC drawn from at most ~6x this many points (see `thin_curve`).
+CURVE_POINTS = 2000
+
+
+def thin_curve(eb: np.ndarray, es: np.ndarray, n: int = CURVE_POINTS):
+  """ROC points (eps_B, eps_S, both non-decreasing) -> the points nearest
+  to n values of eps_B spaced linearly and logarithmically and n of eps_S
+  (each with its predecessor, so steps keep their corners): the same curve at
+  figure resolution on linear and log axes, without plotting millions of
+  points. Curves of at most 6n points are returned as they are."""
+  if eb.size <= 6 * n:
+    return eb, es
+  pos = eb[eb > 0]
+  lo = pos[0] if pos.size else 1.0
+  idx = np.concatenate([np.searchsorted(eb, np.linspace(0, 1, n)),
+                        np.searchsorted(eb, np.geomspace(lo, 1, n)),
+                        np.searchsorted(es, np.linspace(0, 1, n))])
+  idx = np.unique(np.clip(np.concatenate([idx, idx - 1, [0, eb.size - 1]]),
+                          0, eb.size - 1))
+  return eb[idx], es[idx]
+
+
 def roc_figure(path: str, title: str, groups: Dict[str, List[dict]],
                clean: np.ndarray, score: str, notes: Dict[str, str] = None
                ) -> str:
@@ -49,7 +71,7 @@ def roc_figure(path: str, title: str, groups: Dict[str, List[dict]],
   for ax, (name, items) in zip(axes, groups.items()):
     cmap = plt.get_cmap("viridis")
     for i, it in enumerate(items):
-      eb, es, _ = metrics.roc_curve(clean, it["scores"])
+      eb, es = thin_curve(*metrics.roc_curve(clean, it["scores"])[:2])
       ax.plot(eb, es, color=cmap(0.15 + 0.7 * i / max(len(items) - 1, 1)),
               lw=1.6, label=f"{it['label']}  (AUROC {it['auroc']:.3f})")
     ax.plot([0, 1], [0, 1], ls="--", color="grey", lw=1, label="chance")
@@ -90,7 +112,7 @@ def score_roc_figure(path: str, title: str, clean: Dict[str, np.ndarray],
       a = np.asarray(p["anom"][name], np.float64)
       if auc is None or not np.isfinite(a).all():
         continue
-      eb, es, _ = metrics.roc_curve(clean[name], a)
+      eb, es = thin_curve(*metrics.roc_curve(clean[name], a)[:2])
       ci = p["rec"].get("auroc_ci_by_score", {}).get(name) or [None, None]
       band = "" if ci[0] is None else f" [{ci[0]:.2f}, {ci[1]:.2f}]"
       base = name.startswith("baseline_")

@@ -73,7 +73,7 @@ class PriorScorer:
   def __init__(self, prior_dir: str, tok, cfg):
     from thesis_jax.train.prior_data import vocab_from_state
     from thesis_jax.train.restore import load_run
-    from thesis_jax.train.tokenize import check_tokenizer
+    from thesis_jax.train.tokenize import Tokenizer, check_tokenizer
     self.prior = load_run(prior_dir, str(cfg.get("checkpoint", "best")))
     trained_on = str(self.prior.config.prior.tokenizer_run)
     if not _same(trained_on, tok.run_dir):
@@ -86,9 +86,8 @@ class PriorScorer:
     self.scorer = Scorer(self.prior.loop.score_step, self.prior.state,
                          int(cfg.batch_size), int(cfg.steps_per_dispatch),
                          int(cfg.get("host_threads", 1)))
-    self.batch_size = int(cfg.batch_size)
+    self.tokenize = Tokenizer(tok, int(cfg.batch_size))  # compiled once
 
   def __call__(self, raw: Events) -> Dict[str, np.ndarray]:
-    from thesis_jax.train.tokenize import tokenize
-    codes = tokenize(self.tok, raw, self.batch_size)
+    codes = self.tokenize(raw)
     return self.scorer({"seq": build_sequences(self.vocab, raw, codes)})

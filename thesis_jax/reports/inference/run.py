@@ -4,12 +4,14 @@
 thesis_jax run's checkpoint and normalisation, scores the chosen split
 (per-event MSE/MAE over all slots and real tokens, globals MSE, loss), then
 scores every configured corruption (paired with the clean events) and every
-anomaly file, and reports AUROC, background rejection at eps_S = 30 %/50 %,
+anomaly file, block by block (`stream_scores.py`: memory holds per-event
+scores, not events), and reports AUROC, background rejection at eps_S = 30 %/50 %,
 ROC curves and score histograms. Original PyTorch runs are scored once
 converted by `experiments.import_original`, else skipped with a note.
 """
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import time
@@ -20,7 +22,6 @@ import numpy as np
 from thesis_jax.config_tools import split_list
 from thesis_jax.data import h5
 from thesis_jax.data.layout import Events
-from thesis_jax.data.pipeline import SPLITS, load_raw
 from thesis_jax.errors import ConfigError, DataError, lookup
 from thesis_jax.facts.schema import clean_number
 from thesis_jax.reports.inference import bootstrap, corruptions, figures, metrics
@@ -28,7 +29,12 @@ from thesis_jax.reports.inference.baselines import Baselines
 from thesis_jax.reports.inference.prior_scores import (PRIOR_LOOP, PriorScorer,
                                                        find_prior_run,
                                                        trained_on as _trained_on)
-from thesis_jax.train.batched import Scorer, timed
+from thesis_jax.reports.inference.stream_scores import (TimedScorer, block_rows,
+                                                        changed as _changed,
+                                                        file_blocks,
+                                                        open_run_data,
+                                                        score_blocks)
+from thesis_jax.train.batched import Scorer
 
 PERM_CHECK_EVENTS = 2048
 SHUFFLE_NOTE = (
@@ -53,12 +59,6 @@ def strategy_list(cfg) -> List[Tuple[str, Tuple[float, ...]]]:
 
 def anomaly_file_list(cfg) -> List[str]:
   return [str(p) for p in split_list(cfg.get("anomaly_files", "") or "")]
-
-
-def _changed(a: Events, b: Events) -> np.ndarray:
-  """bool [N]: events whose ids, features or globals differ."""
-  return ((a.ids != b.ids).any(1) | (a.cont != b.cont).any((1, 2))
-          | (a.globals != b.globals).any(1))
 
 
 def _score_means(scores: Dict[str, np.ndarray]) -> Dict:
@@ -106,62 +106,46 @@ def _record(kind, name, strength, label, clean, anom, primary, cfg,
   return rec, prim_scores
 
 
-def _load_split(loaded, cfg) -> Tuple[Events, str, Events]:
-  """-> (raw events of `inference.split`, source, raw train split) from the
-  run's data (or data_path)."""
-  split = str(cfg.split)
-  if split not in SPLITS:
-    raise ConfigError(f"inference.split must be one of {', '.join(SPLITS)}, "
-                      f"got '{split}'")
-  data_cfg = loaded.config.data
-  if cfg.get("data_path", ""):
-    data_cfg = data_cfg.copy_and_resolve_references()
-    data_cfg.path = str(cfg.data_path)
-  try:
-    raw, source = load_raw(data_cfg)
-  except DataError as e:
-    where = ("inference.data_path" if cfg.get("data_path", "") else
-             f"data.path of the run's cfg.yaml")
-    raise DataError(f"run {loaded.run_dir}: {e}; the path comes from "
-                    f"{where}") from None
-  ev = raw[split]
-  n = int(cfg.get("max_events", 0) or 0)
-  if n > 0:
-    ev = ev.take(np.arange(min(n, len(ev))))
-  return ev, source, raw["train"]
-
-
-def _check_events(ev: Events, loaded, where: str) -> None:
+def _check_events(ev, loaded, where: str, ids: bool = True) -> None:
+  """Events (or Blocks: token count only, `ids=False`) the model knows."""
   if ev.n_tokens != loaded.info.n_tokens:
     raise DataError(f"{where}: {ev.n_tokens} tokens per event, but the model "
                     f"of {loaded.run_dir} was trained with {loaded.info.n_tokens}")
+  if not ids:
+    return
   top = int(ev.ids.max())
   if top >= loaded.info.num_types:
     raise DataError(f"{where}: type id {top} is unknown to the model of "
                     f"{loaded.run_dir} (trained with ids < {loaded.info.num_types})")
 
 
-def read_anomaly_files(cfg, loaded=None) -> List[Tuple[str, str, Events]]:
-  """[(path, dataset, raw Events)] of `inference.anomaly_files`, checked
-  against the run's model when `loaded` is given."""
+def read_anomaly_files(cfg, loaded=None, stack=None) -> List[Tuple]:
+  """[(path, dataset, Blocks)] of `inference.anomaly_files` (first
+  `inference.max_events` rows), read once block by block to check them
+  against the run's model when `loaded` is given (the files are then closed
+  by `stack`, a contextlib.ExitStack), else [(path, dataset, None)]."""
   out = []
-  n_tokens = loaded.info.n_tokens if loaded is not None else None
   for path in anomaly_file_list(cfg):
     ds = h5.find_single_dataset(path, str(cfg.get("file_dataset", "X_test")))
-    if n_tokens is None:
+    if loaded is None:
       out.append((path, ds, None))
       continue
-    ev = h5.read_split(path, ds, n_tokens, int(cfg.get("max_events", 0) or 0))
-    _check_events(ev, loaded, f"{path}:{ds}")
-    out.append((path, ds, ev))
+    f = h5.SplitFile(path, {ds: ds}, loaded.info.n_tokens,
+                     int(cfg.get("max_events", 0) or 0),
+                     block_rows(loaded.config.data, cfg))
+    stack.callback(f.close)
+    blocks = file_blocks(f, ds)
+    for ev in blocks.events():
+      _check_events(ev, loaded, f"{path}:{ds}")
+    f.mark_validated(ds)            # the scoring pass skips the row checks
+    out.append((path, ds, blocks))
   return out
 
 
-def _permutation_check(score_all, raw, clean, primary, seed, rtol) -> Dict:
-  """Shuffles the tokens of up to PERM_CHECK_EVENTS events: are the scores
-  unchanged up to float rounding?"""
-  n = min(len(raw), PERM_CHECK_EVENTS)
-  sub = raw.take(np.arange(n))
+def _permutation_check(score_all, sub, clean, primary, seed, rtol) -> Dict:
+  """Shuffles the tokens of the first events `sub` (PERM_CHECK_EVENTS): are
+  the scores unchanged up to float rounding?"""
+  n = len(sub)
   shuf = corruptions.apply("token_shuffle", sub, 1.0, seed)
   s = score_all(shuf)[primary]
   c = clean[primary][:n]
@@ -175,6 +159,11 @@ def _permutation_check(score_all, raw, clean, primary, seed, rtol) -> Dict:
 
 def evaluate_run(run_dir: str, label: str, cfg, fig_dir: str) -> Dict:
   """Inference + anomaly detection for one thesis_jax run -> summary entry."""
+  with contextlib.ExitStack() as stack:       # closes the HDF5 files
+    return _evaluate(run_dir, label, cfg, fig_dir, stack)
+
+
+def _evaluate(run_dir, label, cfg, fig_dir, stack) -> Dict:
   from thesis_jax.train.restore import load_run
   t0 = time.perf_counter()
   loaded = load_run(run_dir, str(cfg.get("checkpoint", "best")))
@@ -191,26 +180,27 @@ def evaluate_run(run_dir: str, label: str, cfg, fig_dir: str) -> Dict:
     entry.update(skipped=True, note=f"loop '{loaded.config.loop}' provides no "
                  "score_step: no per-event scores")
     return entry
-  raw, source, train_raw = _load_split(loaded, cfg)
-  base = Baselines.fit(train_raw)
-  _check_events(raw, loaded, f"{source}:{cfg.split}")
-  files = read_anomaly_files(cfg, loaded)
+  scored, train, source = open_run_data(loaded, cfg, stack)
+  where = f"{source}:{cfg.split}"
+  _check_events(scored, loaded, where, ids=False)
+  base = Baselines.fit_blocks(train.events(), n_events=len(train))
+  files = read_anomaly_files(cfg, loaded, stack)
   packer = getattr(loaded.loop, "packer", None)       # padding-free scoring
   scorer = Scorer(step, loaded.state, int(cfg.batch_size),
                   int(cfg.steps_per_dispatch), int(cfg.get("host_threads", 1)),
                   pack=packer() if packer is not None else None)
-  clean, speed = timed(scorer, loaded.norm.apply(raw))
+  timer = TimedScorer(scorer)                         # the clean pass's speed
   prior, prior_note = _prior_scorer(run_dir, loaded, cfg)
 
-  def score_all(ev: Events) -> Dict[str, np.ndarray]:
+  def score_all(ev: Events, model=scorer) -> Dict[str, np.ndarray]:
     """Raw events -> the run's scores, the baselines and the prior's."""
-    out = dict(scorer(loaded.norm.apply(ev)), **base.score(ev))
+    out = dict(model(loaded.norm.apply(ev)), **base.score(ev))
     if prior is not None:
       out.update(prior(ev))
     return out
-  clean.update(base.score(raw))
-  if prior is not None:
-    clean.update(prior(raw))
+  clean, _ = score_blocks(scored, lambda ev: score_all(ev, timer),
+                          check=lambda ev: _check_events(ev, loaded, where))
+  speed = timer.events_per_s
   primary, rtol, seed = str(cfg.score), float(cfg.tie_rtol), int(cfg.seed)
   if primary.startswith("prior_") and prior is None:
     raise ConfigError(f"inference.score '{primary}' needs a token prior for "
@@ -218,21 +208,20 @@ def evaluate_run(run_dir: str, label: str, cfg, fig_dir: str) -> Dict:
   if primary not in clean:
     raise ConfigError(f"inference.score '{primary}' is not a score of loop "
                       f"'{loaded.config.loop}'; valid: {', '.join(sorted(clean))}")
-  entry.update(split=str(cfg.split), data_source=source, n_events=len(raw),
+  entry.update(split=str(cfg.split), data_source=source, n_events=len(scored),
                score=primary, clean=_score_means(clean),
                events_per_s=float(speed), compile_s=float(scorer.compile_s),
                prior_run=prior.run_dir if prior is not None else None)
   if prior_note:
     entry["prior_note"] = prior_note
   entry["permutation_check"] = _permutation_check(
-      score_all, raw, clean, primary, seed, rtol)
+      score_all, scored.head(PERM_CHECK_EVENTS), clean, primary, seed, rtol)
   records, roc_groups, hist_groups, panels = [], {}, {}, {}
   for name, strengths in strategy_list(cfg):
     for s in strengths:
-      bad = corruptions.apply(name, raw, s, seed)
-      anom = score_all(bad)
+      anom, moved = score_blocks(scored, score_all, corrupt=(name, s, seed))
       rec, prim = _record("corruption", name, s, f"strength {s:g}", clean, anom,
-                          primary, cfg, changed=_changed(raw, bad))
+                          primary, cfg, changed=moved)
       if name == "token_shuffle" and entry["permutation_check"][
           "permutation_invariant"]:
         rec["note"] = "sanity check: permutation-invariant model, AUROC 0.5 exact"
@@ -241,9 +230,9 @@ def evaluate_run(run_dir: str, label: str, cfg, fig_dir: str) -> Dict:
           {"label": rec["label"], "scores": prim, "auroc": rec["auroc"] or math.nan})
       hist_groups[name] = {"label": f"{name} {s:g}", "scores": prim}
       panels[name] = {"label": f"{name} @ {s:g}", "anom": anom, "rec": rec}
-  for path, ds, ev in files:
+  for path, ds, blocks in files:
     fname = os.path.basename(path)
-    anom = score_all(ev)
+    anom, _ = score_blocks(blocks, score_all)
     rec, prim = _record("file", fname, None, f"{fname}:{ds}", clean, anom,
                         primary, cfg)
     rec["path"], rec["dataset"] = path, ds
