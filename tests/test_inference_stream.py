@@ -159,3 +159,41 @@ def test_thin_curve_keeps_small_curves_and_shape():
   # Every dropped point lies within 1/500 of the kept staircase.
   j = np.searchsorted(a, eb, side="right") - 1
   assert np.abs(b[j] - es).max() < 3 / 500
+
+
+def test_run_data_blocks_and_bad_row_in_a_later_block(tmp_path):
+  """open_run_data: the scored split (capped by max_events) and the train
+  split in blocks; a bad row in block 2 is the usual one-line DataError
+  naming the row and where the path came from."""
+  from types import SimpleNamespace
+  from configs.default import get_config
+  from configs.reports.inference_defaults import inference_config
+  from contextlib import ExitStack
+  from thesis_jax.errors import ConfigError, DataError
+  from thesis_jax.reports.inference.stream_scores import open_run_data
+  rows = {k: join_rows(make_events(n, 18, seed=i))
+          for i, (k, n) in enumerate([("X_train", 200), ("X_val", 50),
+                                      ("X_test", 300)])}
+  rows["X_test"][130, 30] = np.nan
+  path = tmp_path / "bad.h5"
+  with h5py.File(path, "w") as f:
+    for k, v in rows.items():
+      f.create_dataset(k, data=v, chunks=(16, 92))
+  loaded = SimpleNamespace(config=SimpleNamespace(data=get_config().data),
+                           run_dir="runs/run_x")
+  cfg = inference_config()
+  cfg.data_path, cfg.block_rows, cfg.max_events = str(path), 64, 100
+  with ExitStack() as stack:
+    scored, train, source = open_run_data(loaded, cfg, stack)
+    assert (len(scored), scored.rows, len(train), source) == (100, 64, 200,
+                                                               str(path))
+    got, _ = score_blocks(scored, _score)             # rows < 130: fine
+    assert got["met"].size == 100
+    cfg.max_events = 0
+    scored, _, _ = open_run_data(loaded, cfg, stack)
+    with pytest.raises(DataError, match=r"^run runs/run_x: .*X_test: 1 "
+                       r"non-finite .* row 130.*comes from inference.data_path"):
+      score_blocks(scored, _score)
+    cfg.split = "nope"
+    with pytest.raises(ConfigError, match="inference.split"):
+      open_run_data(loaded, cfg, stack)

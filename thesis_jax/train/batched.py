@@ -108,11 +108,3 @@ class Scorer:
     return {name: np.concatenate([flat(o[name]) for o in host])[:n_events(ev)]
             for name in host[0]}
 
-
-def timed(scorer: Scorer, ev):
-  """-> (scores, events per second excluding compilation)."""
-  scorer.compile(ev)
-  t = time.perf_counter()
-  out = scorer(ev)
-  dt = time.perf_counter() - t
-  return out, n_events(ev) / max(dt, 1e-9)

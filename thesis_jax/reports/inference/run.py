@@ -135,8 +135,9 @@ def read_anomaly_files(cfg, loaded=None, stack=None) -> List[Tuple]:
                      block_rows(loaded.config.data, cfg))
     stack.callback(f.close)
     blocks = file_blocks(f, ds)
-    for ev in blocks.events():
-      _check_events(ev, loaded, f"{path}:{ds}")
+    with contextlib.closing(iter(blocks)) as it:
+      for _, _, ev in it:
+        _check_events(ev, loaded, f"{path}:{ds}")
     f.mark_validated(ds)            # the scoring pass skips the row checks
     out.append((path, ds, blocks))
   return out

@@ -18,6 +18,7 @@ split that fits in one block is corrupted exactly as in one piece.
 from __future__ import annotations
 
 import time
+from contextlib import closing
 from typing import Callable, Dict, Iterator, Optional, Tuple
 
 import numpy as np
@@ -155,20 +156,21 @@ def score_blocks(blocks: Blocks, score: Callable[[Events], Scores],
     raise ConfigError(f"inference: no events to score in {blocks.where}")
   out: Scores = {}
   moved = np.zeros(len(blocks), bool) if corrupt is not None else None
-  for i, a, ev in blocks:
-    if check is not None:
-      check(ev)
-    bad = ev
-    if corrupt is not None:
-      name, strength, seed = corrupt
-      bad = corruptions.apply(name, ev, strength, seed, block=i)
-      moved[a:a + len(ev)] = changed(ev, bad)
-    part = score(bad)
-    if not out:
-      out = {k: np.empty((len(blocks),) + v.shape[1:], v.dtype)
-             for k, v in part.items()}
-    for k, v in part.items():
-      out[k][a:a + len(ev)] = v
+  with closing(iter(blocks)) as it:       # an error stops the reader at once
+    for i, a, ev in it:
+      if check is not None:
+        check(ev)
+      bad = ev
+      if corrupt is not None:
+        name, strength, seed = corrupt
+        bad = corruptions.apply(name, ev, strength, seed, block=i)
+        moved[a:a + len(ev)] = changed(ev, bad)
+      part = score(bad)
+      if not out:
+        out = {k: np.empty((len(blocks),) + v.shape[1:], v.dtype)
+               for k, v in part.items()}
+      for k, v in part.items():
+        out[k][a:a + len(ev)] = v
   return out, moved
 
 
