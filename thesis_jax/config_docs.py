@@ -109,6 +109,7 @@ MEANINGS = {
   "inference.data_path": "HDF5 file for inference ('' = each run's data.path)",
   "inference.split": "dataset split used for inference",
   "inference.max_events": "events per run used for inference",
+  "inference.block_rows": "rows read and scored at a time (0 = the run's data.block_rows)",
   "inference.batch_size": "events per inference batch",
   "inference.checkpoint": "which checkpoint: best | last",
   "inference.seed": "seed of the corruptions",

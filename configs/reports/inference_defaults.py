@@ -16,9 +16,8 @@ def inference_config() -> ml_collections.ConfigDict:
   c.data_path = ""              # "" -> the run's data.path (cfg.yaml); else this
                                 # HDF5 file (same dataset names as the run)
   c.max_events = 0              # > 0: first N events of the split (and files)
-  c.block_rows = 0              # rows per read and scoring block of the split,
-                                # the train split (baselines) and the files;
-                                # 0 -> the run's data.block_rows
+  c.block_rows = 0              # rows read and scored at a time; 0 = the run's data.block_rows
+                                # (split, train split for the baselines, files)
   c.batch_size = 64             # events per batch (weight-0 rows pad the last);
                                 # small batches keep the VQ distances in cache
   c.steps_per_dispatch = 64     # batches per jitted call (lax.map inside)
