@@ -30,6 +30,7 @@ def get_config(arg: str = ""):
   c.data.reader = "auto"               # auto | memory | stream
   c.data.stream_above_gb = 2.0         # auto streams when memory would hold more
   c.data.shuffle_buffer = 524288       # events per shuffle window (two-level shuffle)
+  c.data.shuffle_stripes = 1           # S > 1: each host reads only its stripes' blocks
   c.data.block_rows = 65536            # rows per read (rounded to the file's chunks)
   # --- end reading keys
 

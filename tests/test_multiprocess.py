@@ -2,6 +2,8 @@
 each, gloo collectives) gives the losses of one process with 4 devices. The
 two processes stream an HDF5 file (several shuffle windows) and each reads
 only its rows of every global batch; the single process holds it in memory.
+Each worker trains twice: data.shuffle_stripes=1 (every process reads every
+block of a window) and =2 (each process reads only its stripe's blocks).
 
 This file is also the worker:  python tests/test_multiprocess.py OUT NPROC PID PORT
 """
@@ -49,14 +51,21 @@ def _worker(out, nproc, pid, port, h5_path):
       print("BATCH_ERROR", e, flush=True)
     c.phase1.trainer.batch_size = 64
   import jax
-  r = thesis_jax.train_model(c)
-  if nproc > 1:
-    np.save(os.path.join(out, f"rows{pid}.npy"), np.concatenate(taken))
+  res = {}
+  for stripes in (1, 2):
+    c.data.shuffle_stripes = stripes
+    c.logging.run_dir = os.path.join(out, "run" if stripes == 1 else "run_s2")
+    r = thesis_jax.train_model(c)
+    res[stripes] = {"best": r.best_val_loss, "test": r.test_loss}
+    if nproc > 1:
+      np.save(os.path.join(out, f"rows{pid}_s{stripes}.npy"), np.concatenate(taken))
+      taken.clear()
   print("RESULT", json.dumps({"pid": jax.process_index(),
                               "procs": jax.process_count(),
                               "devices": jax.device_count(),
                               "local": jax.local_device_count(),
-                              "best": r.best_val_loss, "test": r.test_loss}),
+                              "best": res[1]["best"], "test": res[1]["test"],
+                              "s2": res[2]}),
         flush=True)
 
 
@@ -98,7 +107,7 @@ def _scalars(run_dir):
 def test_two_processes_match_one_process_with_four_devices(tmp_path,
                                                            tmp_path_factory):
   import numpy as np
-  from thesis_jax.data import batches, synthetic
+  from thesis_jax.data import batches, shuffle, synthetic
   cache = tmp_path_factory.mktemp("mp_cache")
   h5_path = str(tmp_path / "events.h5")
   synthetic.write_h5(h5_path, 640, seed=4, chunk_rows=100)   # 512 train
@@ -110,7 +119,7 @@ def test_two_processes_match_one_process_with_four_devices(tmp_path,
                                        h5_path))
   # each process read only its half of every global batch: disjoint rows
   # that together are the epoch's batches (8 steps x 64, 2 epochs)
-  rows = [np.load(tmp_path / "multi" / f"rows{i}.npy") for i in range(2)]
+  rows = [np.load(tmp_path / "multi" / f"rows{i}_s1.npy") for i in range(2)]
   assert [r.size for r in rows] == [2 * 512 // 2] * 2
   for e in range(2):
     got = [r[e * 256:(e + 1) * 256] for r in rows]
@@ -120,6 +129,24 @@ def test_two_processes_match_one_process_with_four_devices(tmp_path,
     by_batch = order.reshape(8, 2, 32)           # [step, process, local row]
     for i in range(2):
       np.testing.assert_array_equal(np.sort(got[i]), np.sort(by_batch[:, i].ravel()))
+  # data.shuffle_stripes=2: 4 blocks of 100 rows dealt to 2 stripes, the
+  # other 112 rows (a block and a partial one) cut in two: 256 rows a stripe,
+  # 2 windows each, 8 steps of 2 x 32 rows. Each process read only its
+  # stripe's rows: disjoint spans of the file (bytes), together every row.
+  rows = [np.load(tmp_path / "multi" / f"rows{i}_s2.npy") for i in range(2)]
+  assert [r.size for r in rows] == [2 * 256] * 2
+  for e in range(2):
+    got = [r[e * 256:(e + 1) * 256] for r in rows]
+    for i in range(2):
+      stripe = np.concatenate(list(shuffle.stripe_windows(
+          512, 42, e, 100, STREAM["data.shuffle_buffer"], 2, i)))
+      np.testing.assert_array_equal(np.sort(got[i]), np.sort(stripe))
+    spans = [{b: (g[g // 100 == b].min(), g[g // 100 == b].max())
+              for b in np.unique(g // 100)} for g in got]
+    assert len(spans[0]) + len(spans[1]) <= 7    # 6 blocks, one shared
+    for b in spans[0].keys() & spans[1].keys():
+      assert spans[0][b][1] < spans[1][b][0] or spans[1][b][1] < spans[0][b][0]
+    assert np.array_equal(np.sort(np.concatenate(got)), np.arange(512))
 
   assert [m[0]["pid"] for m in multi] == [0, 1]
   assert all((m[0]["procs"], m[0]["devices"], m[0]["local"]) == (2, 4, 2)
@@ -131,14 +158,19 @@ def test_two_processes_match_one_process_with_four_devices(tmp_path,
   assert multi[0][0]["best"] == multi[1][0]["best"]
   assert multi[0][0]["best"] == pytest.approx(single["best"], rel=1e-5)
   assert multi[0][0]["test"] == pytest.approx(single["test"], rel=1e-5)
-  a, b = _scalars(tmp_path / "multi" / "run"), _scalars(tmp_path / "single" / "run")
-  assert [(r["epoch"], r["split"]) for r in a] == [
-      ("0", "train"), ("0", "val"), ("1", "train"), ("1", "val")]
-  assert [(r["epoch"], r["split"]) for r in a] == [(r["epoch"], r["split"]) for r in b]
-  for ra, rb in zip(a, b):
-    for col in ("train_loss", "val_loss", "metric_perplex"):
-      if ra[col] or rb[col]:
-        assert float(ra[col]) == pytest.approx(float(rb[col]), rel=1e-5), col
+  assert multi[0][0]["s2"] == multi[1][0]["s2"]
+  for key in ("best", "test"):
+    assert multi[0][0]["s2"][key] == pytest.approx(single["s2"][key], rel=1e-5)
+  assert multi[0][0]["s2"]["best"] != pytest.approx(single["best"], rel=1e-5)
+  for run in ("run", "run_s2"):
+    a, b = _scalars(tmp_path / "multi" / run), _scalars(tmp_path / "single" / run)
+    assert [(r["epoch"], r["split"]) for r in a] == [
+        ("0", "train"), ("0", "val"), ("1", "train"), ("1", "val")]
+    assert [(r["epoch"], r["split"]) for r in a] == [(r["epoch"], r["split"]) for r in b]
+    for ra, rb in zip(a, b):
+      for col in ("train_loss", "val_loss", "metric_perplex"):
+        if ra[col] or rb[col]:
+          assert float(ra[col]) == pytest.approx(float(rb[col]), rel=1e-5), col
   # only process 0 wrote facts; the checkpoint was written collectively
   with open(tmp_path / "multi" / "run" / "facts" / "events.jsonl") as f:
     moments = [json.loads(l)["moment"] for l in f]

@@ -46,10 +46,18 @@ def test_stream_equals_memory(syn_file, tmp_path):
   assert mem.num_types == st.num_types == 6
   assert mem.norm.to_dict() == st.norm.to_dict()   # bit-identical statistics
   np.testing.assert_array_equal(mem.splits["val"].cont[:300], st.splits["val"].cont)
+  # data.shuffle_stripes S > 1: 4 or 2 windows a stripe; blocks of 500 rows
+  # leave a partial block that the stripes share (S=2: 200 rows each)
+  big = {k: pipeline.load_dataset(data_cfg(syn_file, tmp_path, **{
+      "data.reader": k, "data.block_rows": 500})) for k in ("memory", "stream")}
+  for stripes, (m, s) in ((1, (mem, st)), (2, (mem, st)), (4, (mem, st)),
+                          (2, big.values()), (4, big.values())):
+    m.stripes = s.stripes = stripes
+    for p, n in ((0, 1), (0, 2), (1, 2)):
+      for drop_last in (True, False):
+        assert_same_chunks(pipeline.epoch_stacks(m, 64, 5, 2, 8, p, n, drop_last),
+                           pipeline.epoch_stacks(s, 64, 5, 2, 8, p, n, drop_last))
   for p, n in ((0, 1), (0, 2), (1, 2)):
-    for drop_last in (True, False):
-      assert_same_chunks(pipeline.epoch_stacks(mem, 64, 5, 2, 8, p, n, drop_last),
-                         pipeline.epoch_stacks(st, 64, 5, 2, 8, p, n, drop_last))
     assert_same_chunks(pipeline.eval_stacks(mem, "test", 64, 3, p, n),
                        pipeline.eval_stacks(st, "test", 64, 3, p, n))
 

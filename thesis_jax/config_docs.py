@@ -24,6 +24,7 @@ MEANINGS = {
   "data.synthetic.n_val": "synthetic validation events",
   "data.synthetic.n_test": "synthetic test events",
   "data.synthetic.seed": "seed of the synthetic event generator",
+  "data.shuffle_stripes": "S > 1: train blocks dealt to S stripes, a host reads only its own (S % hosts == 0)",
   "phase1.encoder.name": "encoder: mlp | gnn | set_transformer",
   "phase1.encoder.enc_hidden": "MLP encoder hidden widths, e.g. 128,128",
   "phase1.encoder.dropout": "dropout rate in [0, 1)",

@@ -1,4 +1,4 @@
-"""Epoch order and batch stacks, the same for in-memory and streamed splits.
+"""Batch stacks, the same for in-memory and streamed splits.
 
 A row source (`MemoryRows` here, `stream.StreamRows` for HDF5 files) gives
 normalised rows as dicts of per-event arrays ({"ids" int32 [N, T], "cont"
@@ -8,17 +8,13 @@ the same arrays plus "weight" f32, and `valid` [K] bool (False for steps
 that only pad the last chunk of an epoch). Both sources go through the same code, so the
 same seed gives the same batches either way.
 
-Training order (two-level shuffle, a function of (seed, epoch) only):
-  * a split of at most `buffer_rows` events: one permutation of all rows,
-    `default_rng([seed, epoch]).permutation(n)`;
-  * larger splits: the split is cut into blocks of `block_rows` rows, the
-    blocks are permuted (same generator), consecutive groups of
-    `buffer_rows // block_rows` permuted blocks form windows, and the rows of
-    window w are permuted with `default_rng([seed, epoch, w])`.
-The epoch is the concatenation of the windows; global batch s is positions
-[s*B, (s+1)*B); the last incomplete batch is dropped. Process p of P keeps
-positions [p*B/P, (p+1)*B/P) of every global batch and reads only those rows. With
-drop_last=False the last batch is kept, filled up with weight-0 rows.
+The training order is the two-level shuffle of `shuffle.py` (a function of
+(seed, epoch, S) only). S = 1: global batch i is positions [i*B, (i+1)*B)
+of the epoch order; process p of P keeps positions [p*B/P, (p+1)*B/P) of
+every global batch (reading every block of each window). S > 1: process p
+reads only the blocks of its stripes [p*S/P, (p+1)*S/P), which fill exactly
+those positions. The last incomplete batch is dropped; with drop_last=False
+it is kept, filled up with weight-0 rows.
 """
 from __future__ import annotations
 
@@ -27,7 +23,8 @@ from typing import Dict, Iterator, Tuple
 import numpy as np
 
 from thesis_jax.data.layout import as_dict
-from thesis_jax.errors import ConfigError
+from thesis_jax.data.shuffle import (check_stripes, shuffle_windows,
+                                     stripe_sizes, stripe_windows, train_steps)
 
 Rows = Dict[str, np.ndarray]
 Chunk = Tuple[Rows, np.ndarray]
@@ -57,22 +54,6 @@ def _len(rows: Rows) -> int:
   return int(next(iter(rows.values())).shape[0])
 
 
-def shuffle_windows(n: int, seed: int, epoch: int, block_rows: int,
-                    buffer_rows: int) -> Iterator[np.ndarray]:
-  """Yields the row indices of each window in epoch order (see module doc)."""
-  rng = np.random.default_rng([seed, epoch])
-  if n <= buffer_rows:
-    yield rng.permutation(n)
-    return
-  n_blocks = -(-n // block_rows)
-  order = rng.permutation(n_blocks)
-  per = max(buffer_rows // block_rows, 1)
-  for w, first in enumerate(range(0, n_blocks, per)):
-    rows = np.concatenate([np.arange(b * block_rows, min((b + 1) * block_rows, n))
-                           for b in order[first:first + per]])
-    yield rows[np.random.default_rng([seed, epoch, w]).permutation(rows.size)]
-
-
 def _stack(ev: Rows, steps: int, k: int, local: int,
            zero_padding: bool = False) -> Chunk:
   """Rows (with "weight") of `steps * local` events -> K-step stack; steps
@@ -89,14 +70,6 @@ def _stack(ev: Rows, steps: int, k: int, local: int,
 
 def _weighted(ev: Rows, w: float) -> Rows:
   return dict(ev, weight=np.full(_len(ev), w, np.float32))
-
-
-def train_steps(n: int, batch_size: int, drop_last: bool = True) -> int:
-  steps = n // batch_size if drop_last else -(-n // batch_size)
-  if steps == 0:
-    raise ConfigError(f"phase1.trainer.batch_size={batch_size} is larger than "
-                      f"the train split ({n} events)")
-  return steps
 
 
 class _Queue:
@@ -138,32 +111,29 @@ def _take_steps(rows, split: str, idx: np.ndarray) -> Iterator:
   return iter([rows.take(split, idx)])
 
 
-def train_chunks(rows, batch_size: int, seed: int, epoch: int, k: int,
-                 buffer_rows: int, process_index: int = 0,
-                 process_count: int = 1, split: str = "train",
-                 drop_last: bool = True) -> Iterator[Chunk]:
-  """One epoch of shuffled training batches in chunks of K steps.
+class _Lane:
+  """One stream of rows for this process: with S = 1 its positions of the
+  epoch order, with S > 1 one of its stripes. `width` rows a step.
 
-  Yields ({name: [K, B_local, ...]}, valid [K]); `rows` is a row source.
-  The last incomplete batch is dropped, or with `drop_last=False` (the
-  original's DataLoader) kept at full shape, its missing rows filled with
-  weight-0 copies of the epoch's first row. While the chunks of one window
-  are handed out, the next window is read one block per chunk (double
-  buffering), so a window change does not stall the consumer.
+  `fill` reads selections until `m` rows wait in the queue; `advance` reads
+  one block of the next selection (double buffering).
   """
-  n = rows.size(split)
-  steps = train_steps(n, batch_size, drop_last)
-  used = steps * batch_size
-  local = batch_size // process_count
-  lo, per_chunk = process_index * local, k * local
 
-  def mine(at):
-    return (at < used) & (at % batch_size >= lo) & (at % batch_size < lo + local)
+  def __init__(self, rows, split: str, windows: Iterator[np.ndarray],
+               n: int, used: int, period: int, lo: int, width: int):
+    self.rows, self.split, self.width = rows, split, width
+    self.sels = self._selections(windows, n, used, period, lo, width)
+    self.queue = _Queue()
+    self.job = self._start()
 
-  def selections():         # (this process's rows of each window, weight)
+  @staticmethod
+  def _selections(windows, n, used, period, lo, width):
+    """(rows this process keeps of each window, weight 1), then weight-0
+    copies of the lane's first row for positions [n, used) it owns."""
+    def mine(at):
+      return (at < used) & (at % period >= lo) & (at % period < lo + width)
     pos, first = 0, None
-    for order in shuffle_windows(n, seed, epoch, rows.block_rows[split],
-                                 buffer_rows):
+    for order in windows:
       first = order[0] if first is None else first
       keep = mine(pos + np.arange(order.size))
       pos += order.size
@@ -175,28 +145,77 @@ def train_chunks(rows, batch_size: int, seed: int, epoch: int, k: int,
     if pad:
       yield np.full(pad, first), 0.0
 
-  def start(sel):           # -> [steps iterator, weight, result or None]
-    return None if sel is None else [_take_steps(rows, split, sel[0]), sel[1], None]
+  def _start(self):          # -> [steps iterator, weight, result or None]
+    sel = next(self.sels, None)
+    return None if sel is None else [_take_steps(self.rows, self.split, sel[0]),
+                                     sel[1], None]
 
-  def advance(job) -> None:
-    if job is not None and job[2] is None:
-      job[2] = next(job[0])
+  def advance(self) -> None:
+    if self.job is not None and self.job[2] is None:
+      self.job[2] = next(self.job[0])
 
-  sels = selections()
-  queue, job = _Queue(), start(next(sels, None))
-  while job is not None:
-    while job[2] is None:
-      advance(job)
-    data, weight = job[2], job[1]
-    job = start(next(sels, None))
-    queue.add(_weighted(data, weight))
-    del data
-    while queue.count >= per_chunk:
-      yield _stack(queue.pop(per_chunk), k, k, local)
-      advance(job)
-  if queue.count:
-    m = queue.count
-    yield _stack(queue.pop(m), m // local, k, local)
+  def fill(self, m: int) -> None:
+    while self.queue.count < m and self.job is not None:
+      while self.job[2] is None:
+        self.advance()
+      data, weight = self.job[2], self.job[1]
+      self.job = self._start()
+      self.queue.add(_weighted(data, weight))
+      del data
+
+
+def _merge(parts, steps: int) -> Rows:
+  """Per-lane rows [steps * width_l] -> rows [steps * sum(width_l)] with
+  each step's lanes side by side (lane l at that step's columns)."""
+  if len(parts) == 1:
+    return parts[0]
+  return {n: np.concatenate(
+      [q[n].reshape((steps, -1) + q[n].shape[1:]) for q in parts], axis=1
+  ).reshape((-1,) + parts[0][n].shape[1:]) for n in parts[0]}
+
+
+def train_chunks(rows, batch_size: int, seed: int, epoch: int, k: int,
+                 buffer_rows: int, process_index: int = 0,
+                 process_count: int = 1, split: str = "train",
+                 drop_last: bool = True, stripes: int = 1) -> Iterator[Chunk]:
+  """One epoch of shuffled training batches in chunks of K steps.
+
+  Yields ({name: [K, B_local, ...]}, valid [K]); `rows` is a row source,
+  `stripes` is S (`shuffle.py`). The last incomplete batch is dropped, or
+  with `drop_last=False` (the original's DataLoader) kept at full shape, its
+  missing rows filled with weight-0 copies of the epoch's (S > 1: the
+  stripe's) first row. While the chunks of one window are handed out, the
+  next window is read one block per chunk (double buffering), so a window
+  change does not stall the consumer.
+  """
+  check_stripes(stripes, batch_size, process_count)
+  n, br = rows.size(split), rows.block_rows[split]
+  steps = train_steps(n, batch_size, drop_last, stripes, br)
+  local = batch_size // process_count
+  if stripes == 1:
+    lanes = [_Lane(rows, split, shuffle_windows(n, seed, epoch, br, buffer_rows),
+                   n, steps * batch_size, batch_size, process_index * local,
+                   local)]
+  else:
+    b, mine = batch_size // stripes, stripes // process_count
+    sizes = stripe_sizes(n, br, stripes)
+    lanes = [_Lane(rows, split, stripe_windows(n, seed, epoch, br, buffer_rows,
+                                               stripes, s),
+                   sizes[s], steps * b, b, 0, b)
+             for s in range(process_index * mine, (process_index + 1) * mine)]
+  while True:
+    for lane in lanes:
+      lane.fill(k * lane.width)
+    left = lanes[0].queue.count // lanes[0].width   # the same in every lane
+    if left == 0:
+      return
+    m = min(left, k)
+    yield _stack(_merge([lane.queue.pop(m * lane.width) for lane in lanes], m),
+                 m, k, local)
+    if m < k:
+      return
+    for lane in lanes:
+      lane.advance()
 
 
 def eval_chunks(rows, split: str, batch_size: int, k: int,

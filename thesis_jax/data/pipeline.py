@@ -46,6 +46,7 @@ class Dataset:
   rows: object = None
   reader: str = "memory"             # "memory" | "stream"
   buffer_rows: int = DEFAULT_BUFFER  # data.shuffle_buffer
+  stripes: int = 1                   # data.shuffle_stripes
 
 
 def row_source(dataset):
@@ -60,6 +61,14 @@ def split_sizes(dataset) -> Dict[str, int]:
   """{split: events} (the whole split, also when streamed)."""
   rows = row_source(dataset)
   return {k: rows.size(k) for k in dataset.splits}
+
+
+def epoch_steps(dataset, batch_size: int, drop_last: bool = True) -> int:
+  """Global training batches per epoch (`shuffle.train_steps`)."""
+  rows = row_source(dataset)
+  return batches.train_steps(rows.size("train"), batch_size, drop_last,
+                             int(getattr(dataset, "stripes", 1)),
+                             rows.block_rows["train"])
 
 
 def _transformed(chunks: Iterator[batches.Chunk], transform):
@@ -77,7 +86,8 @@ def epoch_stacks(dataset, batch_size: int, seed: int, epoch: int, k: int,
   return prefetch(_transformed(batches.train_chunks(
       row_source(dataset), batch_size, seed, epoch, k,
       int(getattr(dataset, "buffer_rows", DEFAULT_BUFFER)), process_index,
-      process_count, drop_last=drop_last), transform))
+      process_count, drop_last=drop_last,
+      stripes=int(getattr(dataset, "stripes", 1))), transform))
 
 
 def eval_stacks(dataset, split: str, batch_size: int, k: int,
@@ -146,6 +156,9 @@ def load_dataset(data_cfg, norm: Normalizer | None = None) -> Dataset:
   buffer_rows = int(data_cfg.get("shuffle_buffer", DEFAULT_BUFFER))
   if buffer_rows <= 0:
     raise ConfigError(f"data.shuffle_buffer must be > 0, got {buffer_rows}")
+  stripes = int(data_cfg.get("shuffle_stripes", 1))
+  if stripes < 1:
+    raise ConfigError(f"data.shuffle_stripes must be >= 1, got {stripes}")
   ngl = bool(data_cfg.normalize_globals)
   if not data_cfg.path:
     raw, source = load_raw(data_cfg)
@@ -164,7 +177,7 @@ def load_dataset(data_cfg, norm: Normalizer | None = None) -> Dataset:
       rows, norm, num_types = open_stream(f, ngl, norm)
       head = {k: f.read(k, 0, min(HEAD_ROWS, f.sizes[k])) for k in SPLITS}
       return Dataset({k: norm.apply(v) for k, v in head.items()}, head, norm,
-                     num_types, t, source, rows, reader, buffer_rows)
+                     num_types, t, source, rows, reader, buffer_rows, stripes)
     with f:
       raw = {k: f.read_all(k) for k in SPLITS}
     block_rows = dict(f.block_rows)
@@ -174,7 +187,7 @@ def load_dataset(data_cfg, norm: Normalizer | None = None) -> Dataset:
   splits = {k: norm.apply(v) for k, v in raw.items()}
   rows = batches.MemoryRows(splits, block_rows)
   return Dataset(splits, raw, norm, num_types, t, source, rows, reader,
-                 buffer_rows)
+                 buffer_rows, stripes)
 
 
 def n_events(split) -> int:
@@ -188,22 +201,26 @@ def n_events(split) -> int:
 def train_stack(ev, batch_size: int, seed: int, epoch: int,
                 process_index: int = 0, process_count: int = 1,
                 drop_last: bool = True, buffer_rows: int = DEFAULT_BUFFER,
-                block_rows: int = h5.READ_ROWS) -> Dict[str, np.ndarray]:
+                block_rows: int = h5.READ_ROWS, stripes: int = 1
+                ) -> Dict[str, np.ndarray]:
   """One epoch of shuffled training batches, `[S, B_local, ...]`, in memory.
 
-  The order depends only on (seed, epoch) (two-level shuffle, see
-  `batches.py`), so every process (and a resumed run) sees the same global
+  The order depends only on (seed, epoch, stripes) (two-level shuffle, see
+  `shuffle.py`), so every process (and a resumed run) sees the same global
   batches. The last incomplete batch is dropped, or with `drop_last=False`
   (the original's DataLoader) kept as a full-shape batch whose missing rows
   have weight 0 (static shapes: the loss and the VQ statistics are weighted
   means over the real rows only). Process p takes rows [p*B/P, (p+1)*B/P)
-  of each global batch. `ev`: Events or a dict of per-event arrays.
+  of each global batch; `stripes` > 1: see `shuffle.py`. `ev`: Events or
+  a dict of per-event arrays.
   """
-  steps = batches.train_steps(n_events(ev), batch_size, drop_last)
+  steps = batches.train_steps(n_events(ev), batch_size, drop_last, stripes,
+                              block_rows)
   rows = batches.MemoryRows({"train": ev}, block_rows)
   stack, _ = next(batches.train_chunks(rows, batch_size, seed, epoch, steps,
                                        buffer_rows, process_index,
-                                       process_count, drop_last=drop_last))
+                                       process_count, drop_last=drop_last,
+                                       stripes=stripes))
   return stack
 
 

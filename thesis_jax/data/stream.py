@@ -42,19 +42,21 @@ class StreamRows:
 
   def take_steps(self, split: str, rows: np.ndarray) -> Iterator:
     """Reads rows `rows` (any order) one block per step: yields None after
-    each block, then the rows. Each block holding some of them is read once,
-    whole (contiguous reads, aligned with the file's chunks), and its wanted
-    rows are normalised straight into the output, so memory is the output
-    plus one block."""
-    br = self.block_rows[split]
-    blocks = rows // br
+    each block, then the rows. Of each block holding some of them, the span
+    from the first to the last wanted row is read once (one contiguous read:
+    the whole block when a shuffle window wants all its rows; with shuffle
+    stripes a stripe may want only part of a block), and its wanted rows are
+    normalised straight into the output, so memory is the output plus one
+    block."""
+    blocks = rows // self.block_rows[split]
     by_block = np.argsort(blocks, kind="stable")
     starts = np.flatnonzero(np.diff(blocks[by_block], prepend=-1))
     out = None
     for pos in np.split(by_block, starts[1:]):
-      a = int(blocks[pos[0]]) * br
-      ev = self.file.read(split, a, min(a + br, self.size(split)))
-      part = as_dict(self.norm.apply(ev.take(rows[pos] - a)))
+      want = rows[pos]
+      a = int(want.min())
+      ev = self.file.read(split, a, int(want.max()) + 1)
+      part = as_dict(self.norm.apply(ev.take(want - a)))
       if out is None:
         out = {n: np.empty((rows.size,) + v.shape[1:], v.dtype)
                for n, v in part.items()}

@@ -17,8 +17,9 @@ import jax
 import numpy as np
 
 from thesis_jax.config_tools import resolve_paths
-from thesis_jax.data.pipeline import (epoch_stacks, eval_stacks, load_dataset,
-                                      split_sizes)
+from thesis_jax.data.pipeline import (epoch_stacks, epoch_steps, eval_stacks,
+                                      load_dataset, split_sizes)
+from thesis_jax.data.shuffle import check_stripes
 from thesis_jax.errors import NonFiniteLossError
 from thesis_jax.facts.schema import EpochFacts, build_event, make_meta
 from thesis_jax.facts.writers import FactsWriter
@@ -99,6 +100,9 @@ def _train(config, overrides, on_event, stop) -> TrainResult:
   ebsz = max(int(tr.eval_batch_size) // mesh.devices.size, 1) * mesh.devices.size
   pidx, pcount = jax.process_index(), jax.process_count()
   is_main = pidx == 0
+  drop_last = bool(tr.get("drop_last", True))
+  check_stripes(int(getattr(dataset, "stripes", 1)), bsz, pcount)
+  steps_per_epoch = epoch_steps(dataset, bsz, drop_last)
 
   resuming = resume_dir is not None
   run_dir = resume_dir or _new_run_dir(config)
@@ -163,9 +167,7 @@ def _train(config, overrides, on_event, stop) -> TrainResult:
   k_disp = max(int(tr.steps_per_dispatch), 1)
   sizes = split_sizes(dataset)
   n_train = sizes["train"]
-  drop_last = bool(tr.get("drop_last", True))
-  steps_per_epoch = n_train // bsz if drop_last else -(-n_train // bsz)
-  k_disp = min(k_disp, steps_per_epoch) if steps_per_epoch else k_disp
+  k_disp = min(k_disp, steps_per_epoch)
   progress.print(f"run folder: {run_dir}")
   progress.print(f"data: {dataset.source} | train {n_train} / val "
                  f"{sizes['val']} / test {sizes['test']} events "
