@@ -113,7 +113,9 @@ def _take_steps(rows, split: str, idx: np.ndarray) -> Iterator:
 
 class _Lane:
   """One stream of rows for this process: with S = 1 its positions of the
-  epoch order, with S > 1 one of its stripes. `width` rows a step.
+  epoch order, with S > 1 one of its stripes. `windows`: the lane's order
+  (n rows); positions >= `used` are dropped; the process owns positions
+  with lo <= pos % period < lo + width, `width` rows a step.
 
   `fill` reads selections until `m` rows wait in the queue; `advance` reads
   one block of the next selection (double buffering).
