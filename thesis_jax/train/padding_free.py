@@ -40,4 +40,4 @@ def choose(config, shards: Optional[int] = None
     return None, "dense compute (padding-free compute runs in one process only)"
   n = jax.device_count() if shards is None else int(shards)
   return (lambda: Packer(n)), ("padding-free compute: real tokens only "
-                               "(phase1.trainer.packed=False: dense)")
+                               "(dense: --config.phase1.trainer.packed=False)")
