@@ -175,12 +175,14 @@ def _train(config, overrides, on_event, stop) -> TrainResult:
                  f"{jax.device_count()} {jax.devices()[0].platform} "
                  f"device(s) | loop {config.loop} | {loop.compute}")
 
+  events_per_epoch = steps_per_epoch * bsz if drop_last else n_train
   for epoch in range(start_epoch, int(tr.epochs)):
     t0 = time.perf_counter()
     chunks = epoch_stacks(dataset, bsz, seed, epoch, k_disp, pidx, pcount,
                           drop_last, transform=train_pack)
     done = _train_epoch(train_chunk, state, chunks, k_steps, mesh,
-                        lambda: stop.requested(pcount))
+                        lambda: stop.requested(pcount),
+                        _progress_hook(progress, epoch, bsz, events_per_epoch))
     if done is None:
       break       # the epoch is abandoned: the newest checkpoint is complete
     state, train_metrics = done
@@ -195,7 +197,6 @@ def _train(config, overrides, on_event, stop) -> TrainResult:
           f"{rec.val_loss}) in {run_dir}; training stopped"
           + (f", last good checkpoint: epoch {kept + 1}" if kept is not None else
              ", no checkpoint was saved"))
-    events_per_epoch = steps_per_epoch * bsz if drop_last else n_train
     throughput = events_per_epoch / epoch_time
     improved = book.add_epoch(epoch, dict(rec.history, epoch_time_s=epoch_time,
                                           throughput=throughput),
@@ -259,12 +260,23 @@ def _dense(stack):
   return stack
 
 
-def _train_epoch(train_chunk, state, chunks, rng, mesh, stop_now):
+def _progress_hook(progress, epoch: int, batch_size: int, total: int):
+  """-> on_chunk(steps_done, metrics) for `_train_epoch`: in-epoch progress
+  lines, waiting for the device only when one is due (at most once a minute)
+  and after the epoch's first chunk, so the dispatch stays asynchronous."""
+  return lambda steps, metrics: progress.chunk_done(
+      epoch, min(steps * batch_size, total), total,
+      lambda: jax.block_until_ready(metrics))
+
+
+def _train_epoch(train_chunk, state, chunks, rng, mesh, stop_now,
+                 on_chunk=None):
   """Runs one epoch's chunks ([K, B_local, ...] stacks + valid [K]) ->
   (state, {metric: np [steps]}) (padding steps dropped), or None if
   `stop_now()` turned true before a chunk (a stop signal: the epoch is
-  abandoned and its reader stopped)."""
-  outs = []
+  abandoned and its reader stopped). `on_chunk(steps done, metrics)` runs
+  after each dispatch (host side)."""
+  outs, steps = [], 0
   for part, valid in chunks:
     if stop_now():
       chunks.close()
@@ -272,6 +284,9 @@ def _train_epoch(train_chunk, state, chunks, rng, mesh, stop_now):
     state, m = train_chunk(state, sharding.put_stack(part, mesh),
                            jax.numpy.asarray(valid), rng)
     outs.append((m, valid))
+    steps += int(valid.sum())
+    if on_chunk is not None:
+      on_chunk(steps, m)
   return state, {k: np.concatenate([np.asarray(jax.device_get(m[k]))[v]
                                     for m, v in outs])
                  for k in outs[0][0]}
