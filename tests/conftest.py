@@ -1,14 +1,42 @@
 """Shared test fixtures: tiny configs, the real CMS events in tests/data/, and
 a tiny finished sweep (`tiny_sweep`, built once per session)."""
+import atexit
 import os
+import shutil
+import sys
+import tempfile
 
 import pytest
-
-from thesis_jax.config_tools import set_dotted
 
 # In-process trainings keep JAX's own device count (thesis_jax.train would
 # otherwise split the CPU into host devices when it happens to run first).
 os.environ.setdefault("THESIS_JAX_HOST_DEVICES", "0")
+
+# One fresh JAX persistent compilation cache per test session, shared with
+# the subprocesses the tests start (environment): the many tiny trainings
+# that compile the same programs compile them once. A cached executable is
+# the same program, so numbers do not depend on test order; the folder is
+# new each session (nothing carries over) and removed at exit.
+# THESIS_JAX_TEST_JAX_CACHE=off runs the suite without it; a folder there
+# uses that folder. Subprocesses that import this file inherit the variable
+# and keep the cache their launcher gave them.
+_cache = os.environ.get("THESIS_JAX_TEST_JAX_CACHE", "")
+if _cache != "off":
+  if not _cache:
+    _cache = tempfile.mkdtemp(prefix="thesis_jax_tests_jax_cache_")
+    atexit.register(shutil.rmtree, _cache, True)
+    os.environ["THESIS_JAX_TEST_JAX_CACHE"] = _cache
+    os.environ["JAX_COMPILATION_CACHE_DIR"] = _cache
+  os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", _cache)
+  os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
+  if "jax" in sys.modules:     # imported before this file: configure it too
+    sys.modules["jax"].config.update(
+        "jax_compilation_cache_dir", os.environ["JAX_COMPILATION_CACHE_DIR"])
+    sys.modules["jax"].config.update(
+        "jax_persistent_cache_min_compile_time_secs",
+        float(os.environ["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"]))
+
+from thesis_jax.config_tools import set_dotted  # noqa: E402
 
 DATA = os.path.join(os.path.dirname(__file__), "data")
 CMS_H5 = os.path.join(DATA, "cms_hzz_tokens.h5")
