@@ -6,6 +6,7 @@
   thesis-jax search --config vq_ae [--parallel 2 ...]
   thesis-jax replay --trackers tensorboard,mlflow --runs RUN_FOLDER[,...]
   thesis-jax import_original --run_dir THESIS_ML_RUN [--out COPY]
+  thesis-jax make_synthetic --events N --out FILE.h5 [--compression lzf]
   thesis-jax COMMAND --help      flags, config names, every config key
 
 Works from any directory: configs are found by name (thesis_jax/config_files.py).
@@ -14,7 +15,8 @@ from __future__ import annotations
 
 import sys
 
-COMMANDS = ("train", "sweep", "search", "report", "replay", "import_original")
+COMMANDS = ("train", "sweep", "search", "report", "replay", "import_original",
+            "make_synthetic")
 
 
 def main(argv=None) -> None:

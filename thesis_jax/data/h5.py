@@ -141,17 +141,22 @@ class SplitFile:
     self.close()
 
 
-def find_single_dataset(path: str, preferred: str = "X_test") -> str:
-  """The dataset to use from an 'other' file: `preferred`, else the only one."""
+def find_single_dataset(path: str, preferred: str = "X_test", key: str = "file",
+                        dataset_key: str = "") -> str:
+  """The dataset to use from an 'other' file: `preferred`, else the only one.
+  `key` / `dataset_key`: the config keys the file and `preferred` came from,
+  named in the one-line errors."""
   import h5py
-  with _open(path, "file") as f:
+  with _open(path, key) as f:
     names = [k for k in f.keys() if isinstance(f[k], h5py.Dataset)]
   if preferred in names:
     return preferred
   if len(names) == 1:
     return names[0]
-  raise DataError(f"{path}: no dataset '{preferred}' and not exactly one "
-                  f"dataset to choose from (found: {', '.join(names) or 'none'})")
+  raise DataError(f"{path}: no dataset '{preferred}'"
+                  + (f" ({dataset_key})" if dataset_key else "")
+                  + " and not exactly one dataset to choose from (found: "
+                  f"{', '.join(names) or 'none'}; {key})")
 
 
 def _open(path: str, key: str):

@@ -27,6 +27,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from thesis_jax.config_tools import resolve_paths
 from thesis_jax.data.normalization import Normalizer
 from thesis_jax.data.pipeline import load_raw
 from thesis_jax.errors import ConfigError, DataError, OutputError
@@ -168,6 +169,7 @@ def import_run(run_dir: str, base_config, *, which: str = "both",
     if not os.path.exists(os.path.join(run_dir, CHECKPOINT_FILES[w])):
       raise OutputError(f"{run_dir}: no {CHECKPOINT_FILES[w]}")
   config = thesis_config(rc.config, base_config, data_path)
+  typed = resolve_paths(config)   # cfg.yaml holds absolute paths (any directory)
   vals = val_losses(run_dir)
   best_epoch = min(vals, key=lambda e: (vals[e], e))
   epochs = {"best": best_epoch, "last": max(vals)}
@@ -215,5 +217,5 @@ def import_run(run_dir: str, base_config, *, which: str = "both",
       ckpt.save(e, state, meta, vals[e])
   finally:
     ckpt.close()
-  rundir.write_config(run_dir, config, [])
+  rundir.write_config(run_dir, config, [], typed)
   return run_dir

@@ -22,7 +22,7 @@ from thesis_jax.reports.inference.run import (SHUFFLE_NOTE, anomaly_file_list,
 
 ORIGINAL_NOTE = ("original PyTorch run not imported: no thesis_jax checkpoint "
                  "to load, so inference is skipped (its training facts are still "
-                 "reported); `python -m experiments.import_original --run_dir "
+                 "reported); `thesis-jax import_original --run_dir "
                  "<run>` converts its best_val.pt/last.pt")
 
 
@@ -40,7 +40,7 @@ def _label(run: Dict) -> str:
 
 def run_inference(runs: List[Dict], inference_cfg, out_dir: str) -> Dict:
   """Scores every run in `runs` with a thesis_jax checkpoint (thesis_jax runs
-  and original runs converted by experiments.import_original) -> summary:
+  and original runs converted by `thesis-jax import_original`) -> summary:
 
   {"split", "score", "seed", "max_events", "strategies" {name: [strengths]},
    "anomaly_files" [paths], "runs" [per-run entries], "figures" [paths],

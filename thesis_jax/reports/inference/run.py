@@ -7,7 +7,7 @@ scores every configured corruption (paired with the clean events) and every
 anomaly file, block by block (`stream_scores.py`: memory holds per-event
 scores, not events), and reports AUROC, background rejection at eps_S = 30 %/50 %,
 ROC curves and score histograms. Original PyTorch runs are scored once
-converted by `experiments.import_original`, else skipped with a note.
+converted by `thesis-jax import_original`, else skipped with a note.
 """
 from __future__ import annotations
 
@@ -126,7 +126,8 @@ def read_anomaly_files(cfg, loaded=None, stack=None) -> List[Tuple]:
   by `stack`, a contextlib.ExitStack), else [(path, dataset, None)]."""
   out = []
   for path in anomaly_file_list(cfg):
-    ds = h5.find_single_dataset(path, str(cfg.get("file_dataset", "X_test")))
+    ds = h5.find_single_dataset(path, str(cfg.get("file_dataset", "X_test")),
+                                "inference.anomaly_files", "inference.file_dataset")
     if loaded is None:
       out.append((path, ds, None))
       continue
