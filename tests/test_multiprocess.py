@@ -112,11 +112,18 @@ def test_two_processes_match_one_process_with_four_devices(tmp_path,
   h5_path = str(tmp_path / "events.h5")
   synthetic.write_h5(h5_path, 640, seed=4, chunk_rows=100)   # 512 train
   port = _free_port()
+  # all three processes at once (the single one compiles while the pair
+  # waits on each other)
   procs = [_launch(tmp_path / "multi", 2, i, port, 2, cache, h5_path)
            for i in range(2)]
-  multi = [_result(p) for p in procs]
-  single, single_log = _result(_launch(tmp_path / "single", 1, 0, 0, 4, cache,
-                                       h5_path))
+  one = _launch(tmp_path / "single", 1, 0, 0, 4, cache, h5_path)
+  try:
+    multi = [_result(p) for p in procs]
+    single, single_log = _result(one)
+  finally:
+    for p in procs + [one]:
+      if p.poll() is None:
+        p.kill()
   # each process read only its half of every global batch: disjoint rows
   # that together are the epoch's batches (8 steps x 64, 2 epochs)
   rows = [np.load(tmp_path / "multi" / f"rows{i}_s1.npy") for i in range(2)]

@@ -227,10 +227,10 @@ def test_two_workers_share_one_study(tmp_path):
 @pytest.mark.slow
 @pytest.mark.filterwarnings("ignore:Fixed parameter lr")   # 1e-7: off-range
 def test_tiny_search_end_to_end(tmp_path):
-  """4 real trials of 1 epoch: one pruned, a resume, objectives = facts,
+  """3 real trials of 1 epoch: one pruned, a resume, objectives = facts,
   TensorBoard files from the live trackers."""
   pytest.importorskip("tensorboardX")
-  c = search_config(tmp_path)                    # vq_ae:tiny
+  c = search_config(tmp_path, n_trials=3)        # vq_ae:tiny (4 trials)
   c.base.logging.trackers = "tensorboard"
   sdir, spec = search.create_search(c)
   study = search.open_study(sdir, spec)
@@ -242,9 +242,9 @@ def test_tiny_search_end_to_end(tmp_path):
   t0, t1 = study.get_trials()
   assert (t0.state.name, t1.state.name) == ("COMPLETE", "PRUNED")
   assert t1.intermediate_values[0] > t0.intermediate_values[0]
-  assert search.run_worker(sdir) == 2            # resume: fill up to 4
+  assert search.run_worker(sdir) == 1            # resume: fill up to 3
   trials = search.open_study(sdir, spec).get_trials()
-  assert len(trials) == 4
+  assert len(trials) == 3
   assert {t.state.name for t in trials} <= {"COMPLETE", "PRUNED"}
 
   from thesis_jax.facts.readers import load_runs

@@ -208,10 +208,12 @@ def test_failed_job_is_isolated_and_reported(tmp_path, jax_cache, monkeypatch,
   from thesis_jax.sweeps.plan import create_sweep
   c = _exp_config("smoke")
   c.base.logging.output_root = str(tmp_path)
-  # job 0 reads a data file that does not exist: it must fail alone
+  # job 0 reads a data file that does not exist: it must fail alone (job 1
+  # compiles what job 5 of sweep_3x2 runs: vq, globals_beta 10; shared cache)
   c.grid = ml_collections.ConfigDict(
-      {"data__path": ("/nonexistent/events.h5", ""), "seed": (3,)})
-  c.axes = ("data__path", "seed")
+      {"data__path": ("/nonexistent/events.h5", ""), "globals_beta": (10.0,),
+       "seed": (3,)})
+  c.axes = ("data__path", "globals_beta", "seed")
   exp, sw = create_sweep(c)
   monkeypatch.setenv("JAX_COMPILATION_CACHE_DIR", str(jax_cache))
   ok = runner.run_jobs(exp, sw, [(0, False), (1, False)], ROOT, echo=False)
