@@ -43,6 +43,7 @@ def get_config(arg: str = ""):
       "ema": True, "ema_decay": 0.99, "eps": 1e-5,
       # Beyond the original (set all three to the other value to reproduce it):
       "count_padding": False,       # True: padding slots enter VQ statistics
+      "bypass_padding": True,       # VQ: padding slots keep z_e (no code) unless count_padding
       "kmeans_init": True,          # k-means++ codebook init from data
       "kmeans_samples": 16384,      # real tokens used for the init
       "kmeans_iters": 10,

@@ -161,38 +161,43 @@ def test_set_transformer_encoder_is_zero_on_padding():
   assert np.abs(np.asarray(old)[~real]).sum(-1).min() > 1e-3
 
 
-def test_set_transformer_padding_latent_stays_zero_through_the_vq():
-  """With `st_zero_padding` the VQ output and its commitment are 0 on padding
-  even when no code is near 0 (the padding's nearest code would move every
-  padding slot when it changes; README "Stability over seeds"); real slots
-  are quantised as before. Without the key, padding is quantised too."""
-  p = _cfg("set_transformer")
+@pytest.mark.parametrize("name", NAMES)
+def test_padding_goes_around_the_vq(name):
+  """`bypass_padding` (default): the VQ output on padding is the encoder's
+  z_e (0 for set_transformer) and its commitment 0, even when no code is
+  near it (the padding's nearest code would move every padding slot when it
+  changes; README "Stability over seeds"); real slots are quantised as
+  before. With `bypass_padding=False` or `count_padding`, padding is
+  quantised too (the original)."""
+  p = _cfg(name)
   p.latent_space.update(latent_dim=D, codebook_size=8)
   ev = _physical_events(np.random.default_rng(2))
   norm = Normalizer.fit(ev)
   x = norm.apply(ev)
   cont, ids = jnp.asarray(x.cont), jnp.asarray(x.ids)
   real = np.asarray(ids) > 0
-  outs = []
-  for zero in (True, False):
-    p.encoder.st_zero_padding = zero
+  for bypass, count in ((True, False), (False, False), (True, True)):
+    p.latent_space.update(bypass_padding=bypass, count_padding=count)
     model = build_autoencoder(p, num_types=NT, norm=norm)
     v = model.init(jax.random.PRNGKey(0), cont, ids)
-    # Every code at distance >= 5 from 0: padding's nearest code is not 0.
+    # Every code at distance >= 5 from 0: padding's nearest code is far.
     cb = v["vq_stats"]["bottleneck"]["codebook"]
     far = 5.0 + jax.random.uniform(jax.random.PRNGKey(4), cb.shape)
     v = {**v, "vq_stats": {"bottleneck": {**v["vq_stats"]["bottleneck"],
                                            "codebook": far}}}
     out = model.apply(v, cont, ids)
-    z, commit = np.asarray(out.z), np.asarray(out.aux["commit_tok"])
+    z, z_e = np.asarray(out.z), np.asarray(out.z_e)
+    commit = np.asarray(out.aux["commit_tok"])
     codes = np.asarray(far)[np.asarray(out.aux["indices"])]
     np.testing.assert_allclose(z[real], codes[real], rtol=1e-6)   # quantised
-    outs.append((z, commit, codes))
-  (z, commit, _), (z_old, commit_old, codes_old) = outs
-  assert (z[~real] == 0).all() and (commit[~real] == 0).all()
-  assert (commit[real] > 0).all()
-  np.testing.assert_allclose(z_old[~real], codes_old[~real], rtol=1e-6)
-  assert (commit_old[~real] > 1.0).all()
+    assert (commit[real] > 0).all()
+    if bypass and not count:
+      assert (z[~real] == z_e[~real]).all() and (commit[~real] == 0).all()
+      if name == "set_transformer":
+        assert (z[~real] == 0).all()
+    else:
+      np.testing.assert_allclose(z[~real], codes[~real], rtol=1e-6)
+      assert (commit[~real] > 1.0).all()
 
 
 @pytest.mark.parametrize("name", NAMES)

@@ -44,6 +44,7 @@ MEANINGS = {
   "phase1.latent_space.ema_decay": "VQ: EMA decay in (0, 1)",
   "phase1.latent_space.eps": "VQ: Laplace smoothing of EMA cluster sizes",
   "phase1.latent_space.count_padding": "VQ: padding slots enter code statistics (the original)",
+  "phase1.latent_space.bypass_padding": "VQ without count_padding: padding slots go around the codebook (stability)",
   "phase1.latent_space.kmeans_init": "VQ: k-means++ codebook init from data",
   "phase1.latent_space.kmeans_samples": "VQ: real tokens used for the k-means init",
   "phase1.latent_space.kmeans_iters": "VQ: k-means iterations of the init",

@@ -21,7 +21,8 @@ from typing import Dict
 import jax
 import jax.numpy as jnp
 
-from thesis_jax.models.autoencoder import AEOutput, TokenAutoencoder
+from thesis_jax.models.autoencoder import (AEOutput, TokenAutoencoder,
+                                           padding_around_bottleneck)
 from thesis_jax.models.vq import sample_indices
 
 Term = tuple
@@ -66,6 +67,8 @@ def packed_forward(ae: TokenAutoencoder, batch, *, train: bool = False):
   z_e = ae.encoder(cont, batch["tok_ids"], train=train)
   z, aux = ae.bottleneck(z_e, w, train=train, sample_index=sample_index,
                         present=present)
+  if ae.bypass_padding:        # the representatives too (see TokenAutoencoder)
+    z, aux = padding_around_bottleneck(z, z_e, aux, seg < b)
   zr, zp = event_sums(z, batch)
   x_hat, g_hat = ae.decoder(z, None, train=train, pooled=(zr + zp) / t)
   return AEOutput(x_hat, g_hat, z_e, z, aux)
