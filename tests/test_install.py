@@ -29,8 +29,10 @@ def test_pip_install_and_run_from_elsewhere(tmp_path):
   src, venv, work = tmp_path / "src", tmp_path / "venv", tmp_path / "work"
   _copy_sources(src)
   work.mkdir()
+  # no pip of its own (ensurepip takes seconds): the venv runs the base
+  # interpreter's pip (system site-packages), which installs into the venv
   subprocess.run([sys.executable, "-m", "venv", "--system-site-packages",
-                  str(venv)], check=True, timeout=120)
+                  "--without-pip", str(venv)], check=True, timeout=120)
   py, exe = venv / "bin" / "python", venv / "bin" / "thesis-jax"
   p = subprocess.run([str(py), "-m", "pip", "install", "-q", "--no-deps",
                       str(src)], capture_output=True, text=True, timeout=600)
