@@ -10,15 +10,12 @@ The encoder adds a per-head attention bias from the physics pair features of
 `gnn.pair_features` (delta-R, log(1 + m_ij)) on the un-normalised kinematics,
 the "interaction" bias of particle transformers; the decoder has no bias.
 
-The encoder's output is 0 on padding slots (`st_zero_padding`), and the
-autoencoder then keeps the padding latent 0 through the bottleneck
-(`TokenAutoencoder.zero_padding_latent`). Otherwise every padding slot of
-every event gets the same latent, a by-product of all the encoder's weights,
-and sits on one code that nothing keeps near it when padding stays out of the
-VQ statistics, until all padding slots cross to another code at once and the
-decoder and the globals head (a mean over all slots) see a new input on ~65%
-of the slots (CMS, lr 1e-3, seed 4: val loss 3.7-10x its best so far; README
-"Stability over seeds").
+The encoder's output is 0 on padding slots (`st_zero_padding`), so the
+padding latent does not depend on the weights; the autoencoder passes it
+around the VQ codebook (`TokenAutoencoder.bypass_padding`). Otherwise every
+padding slot of every event sits on one code that can change for all of them
+at once (CMS, seed 4: val loss 3.7x its best so far; README "Stability over
+seeds").
 """
 from __future__ import annotations
 
