@@ -78,6 +78,8 @@ def main(argv=None):
   ap.add_argument("--codebook", type=int, default=128)
   ap.add_argument("--seed", type=int, default=0)
   ap.add_argument("--bootstrap", type=int, default=200)
+  ap.add_argument("--set", action="append", default=[],
+                  help="extra KEY=VALUE for the tokenizer's config")
   args = ap.parse_args(argv)
   os.makedirs(args.out, exist_ok=True)
   import thesis_jax
@@ -93,6 +95,8 @@ def main(argv=None):
   tc.phase1.latent_space.update(latent_dim=16, codebook_size=args.codebook,
                                 kmeans_samples=4096)
   tc.phase1.trainer.update(epochs=args.tokenizer_epochs, seed=args.seed)
+  from thesis_jax.config_tools import apply_assignments
+  apply_assignments(tc, list(args.set))
   tok = thesis_jax.train_model(tc)
   t_tok = time.perf_counter() - t0
   pc = thesis_jax.get_config("token_prior")
