@@ -71,15 +71,13 @@ def scan_file(f: SplitFile, fit_stats: bool) -> Tuple[Optional[TrainStats], int]
   largest type id). Statistics blocks are STAT_ROWS events from row 0, as in
   `Normalizer.fit`, so the result equals the in-memory one bit for bit.
   Each split read to the end is marked validated in `f`, so the epochs'
-  reads skip the checks (bad data still fails here, before any run folder).
-  The blocks are read in a background thread, two ahead of the statistics."""
+  reads skip the checks (bad data still fails here, before any run folder)."""
   stats = TrainStats() if fit_stats else None
   top = 0
   for split in f.names:
     step = STAT_ROWS if split == "train" else f.block_rows[split]
-    # Reading (decompression, validation) in a thread overlaps the statistics.
-    blocks = prefetch(f.read(split, a, b) for a, b in f.blocks(split, step))
-    for ev in blocks:
+    for a, b in f.blocks(split, step):
+      ev = f.read(split, a, b)
       top = max(top, int(ev.ids.max()))
       if stats is not None and split == "train":
         stats.add(ev)
