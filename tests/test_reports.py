@@ -99,7 +99,9 @@ def test_compare_globals_heads_end_to_end(sweep):
   cell = grids["grid_best_val_loss"]["vq"]["1"]
   assert cell["n"] == 2
   assert cell["mean"] == pytest.approx(np.mean(vq1))
-  assert cell["std"] == pytest.approx(np.std(vq1))
+  # The facts hold float32 losses: the std of two close losses is exact only
+  # to float32 rounding of the losses themselves, not relative to the std.
+  assert cell["std"] == pytest.approx(np.std(vq1), abs=1e-6 * max(vq1))
   assert grids["grid_best_val_loss"]["none"]["1"] == {"mean": None, "std": None, "n": 0}
   r = recs[("none", 0.0, 0)]
   assert grids["grid_best_rec_globals"]["none"]["0"]["mean"] == pytest.approx(

@@ -122,7 +122,7 @@ def test_resume_restores_own_config_and_refuses_unsafe_changes(tmp_path, referen
 
 @pytest.mark.slow
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
-def test_signal_mid_epoch_saves_and_resumes_exactly(tmp_path, reference,
+def test_signal_mid_epoch_saves_and_resumes_exactly(tmp_path,
                                                     monkeypatch, sig):
   from thesis_jax.train import driver
   orig, calls = driver.epoch_stacks, []
@@ -148,8 +148,12 @@ def test_signal_mid_epoch_saves_and_resumes_exactly(tmp_path, reference,
   assert [e["moment"] for e in events(rd)] == ["on_start", "on_epoch_end"]
   assert scalar_epochs(rd) == [0, 0]
   assert signal.getsignal(sig) is handler          # handlers restored
-  res = thesis_jax.train_model(cfg(tmp_path, **{"phase1.trainer.resume": True}))
-  _same_numbers(res, reference)
+  res = thesis_jax.train_model(cfg(tmp_path, **{"phase1.trainer.resume": True,
+                                                 "phase1.trainer.steps_per_dispatch": 1}))
+  # The same steps per dispatch as the stopped run: XLA compiles a K-step
+  # scan differently for each K, so other K agree only to float rounding.
+  _same_numbers(res, thesis_jax.train_model(
+      cfg(tmp_path / "ref_k1", **{"phase1.trainer.steps_per_dispatch": 1})))
 
 
 @pytest.mark.slow
