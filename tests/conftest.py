@@ -42,6 +42,32 @@ DATA = os.path.join(os.path.dirname(__file__), "data")
 CMS_H5 = os.path.join(DATA, "cms_hzz_tokens.h5")
 
 
+def start_device_worker(code: str, args, n_devices: int):
+  """Runs `python -c code *args` from the repository root with `n_devices`
+  forced CPU host devices; -> the Popen (read it with `worker_result`)."""
+  import subprocess
+  env = dict(os.environ, JAX_PLATFORMS="cpu",
+             XLA_FLAGS=f"--xla_force_host_platform_device_count={n_devices}")
+  return subprocess.Popen([sys.executable, "-c", code, *map(str, args)],
+                          cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                          env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          text=True)
+
+
+def worker_result(p) -> dict:
+  """The JSON after "RESULT" on a `start_device_worker` process's stdout."""
+  import json
+  import subprocess
+  try:
+    out, err = p.communicate(timeout=600)
+  except subprocess.TimeoutExpired:
+    p.kill()
+    out, err = p.communicate()
+  assert p.returncode == 0, err[-3000:]
+  line = [l for l in out.splitlines() if l.startswith("RESULT")][0]
+  return json.loads(line[len("RESULT"):])
+
+
 def tiny_config(output_root, **updates):
   """A small, fast training config (synthetic data unless data.path is set).
 

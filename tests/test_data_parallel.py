@@ -1,13 +1,8 @@
 """1 device vs 4 (forced host) devices: same losses and VQ state."""
-import json
-import os
-import subprocess
-import sys
-
 import numpy as np
 import pytest
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from conftest import start_device_worker, worker_result
 
 WORKER = r"""
 import json, sys
@@ -28,30 +23,12 @@ print("RESULT" + json.dumps({
 """
 
 
-def start_worker(tmp, n_devices):
-  env = dict(os.environ, XLA_FLAGS=f"--xla_force_host_platform_device_count={n_devices}",
-             JAX_PLATFORMS="cpu")
-  return subprocess.Popen([sys.executable, "-c", WORKER, str(tmp)], cwd=ROOT,
-                          env=env, stdout=subprocess.PIPE,
-                          stderr=subprocess.PIPE, text=True)
-
-
-def result(p):
-  try:
-    out, err = p.communicate(timeout=600)
-  except subprocess.TimeoutExpired:
-    p.kill()
-    out, err = p.communicate()
-  assert p.returncode == 0, err[-3000:]
-  line = [l for l in out.splitlines() if l.startswith("RESULT")][0]
-  return json.loads(line[len("RESULT"):])
-
-
 @pytest.mark.slow
 def test_four_devices_match_one(tmp_path):
   # both workers at once: each compiles on its own core
-  procs = [start_worker(tmp_path / "one", 1), start_worker(tmp_path / "four", 4)]
-  one, four = [result(p) for p in procs]
+  procs = [start_device_worker(WORKER, [tmp_path / "one"], 1),
+           start_device_worker(WORKER, [tmp_path / "four"], 4)]
+  one, four = [worker_result(p) for p in procs]
   assert one["devices"] == 1 and four["devices"] == 4
   for k in ("train_loss", "val_loss", "rec_tokens", "rec_globals", "commit", "perplex"):
     np.testing.assert_allclose(four["hist"][k], one["hist"][k], rtol=2e-4, err_msg=k)

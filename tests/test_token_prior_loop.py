@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 import thesis_jax
-from conftest import CMS_H5, tiny_config, train_interrupted
+from conftest import (CMS_H5, start_device_worker, tiny_config, train_interrupted,
+                      worker_result)
 from thesis_jax.config_tools import set_dotted
 from thesis_jax.errors import ConfigError
 
@@ -190,27 +191,11 @@ print("RESULT" + json.dumps({"devices": jax.device_count(),
 def test_prior_data_parallel_matches_one_device(runs, tmp_path):
   """The prior scales with the shared data-parallel machinery: 2 forced
   host devices give the single device's numbers."""
-  import subprocess
-  import sys
-  root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
   _, tok, _ = runs
-  procs, out = {}, {}
-  for n in (1, 2):        # both at once: each compiles on its own core
-    env = dict(os.environ, JAX_PLATFORMS="cpu",
-               XLA_FLAGS=f"--xla_force_host_platform_device_count={n}")
-    procs[n] = subprocess.Popen(
-        [sys.executable, "-c", WORKER, str(tmp_path / str(n)), tok.run_dir],
-        cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        text=True)
-  for n, p in procs.items():
-    try:
-      stdout, stderr = p.communicate(timeout=600)
-    except subprocess.TimeoutExpired:
-      p.kill()
-      stdout, stderr = p.communicate()
-    assert p.returncode == 0, stderr[-3000:]
-    line = [x for x in stdout.splitlines() if x.startswith("RESULT")][0]
-    out[n] = json.loads(line[len("RESULT"):])
+  # both at once: each compiles on its own core
+  procs = {n: start_device_worker(WORKER, [tmp_path / str(n), tok.run_dir], n)
+           for n in (1, 2)}
+  out = {n: worker_result(p) for n, p in procs.items()}
   assert out[1]["devices"] == 1 and out[2]["devices"] == 2
   for k in ("train_loss", "val_loss", "accuracy"):
     np.testing.assert_allclose(out[2]["hist"][k], out[1]["hist"][k],
