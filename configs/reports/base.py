@@ -12,7 +12,11 @@ def inference_defaults():
   return module.inference_config()
 
 
-def base_config(report: str):
+def base_config(report: str, arg: str = ""):
+  """The shared keys of report `report`; report configs have no variants, so
+  a non-empty `arg` (`--config NAME:arg`) is refused."""
+  if arg:
+    raise ValueError(f"configs/reports/{report}.py: unknown variant '{arg}'")
   c = ml_collections.ConfigDict()
   c.report = report                 # registry name (thesis_jax/reports/)
   c.name = report                   # report folder suffix

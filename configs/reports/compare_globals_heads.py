@@ -12,7 +12,4 @@ base_config = sibling(__file__, "base").base_config
 
 
 def get_config(arg: str = ""):
-  c = base_config("compare_globals_heads")
-  if arg:
-    raise ValueError(f"configs/reports/compare_globals_heads.py: unknown variant '{arg}'")
-  return c
+  return base_config("compare_globals_heads", arg)

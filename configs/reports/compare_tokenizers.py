@@ -14,9 +14,7 @@ base_config = sibling(__file__, "base").base_config
 
 
 def get_config(arg: str = ""):
-  c = base_config("compare_tokenizers")
+  c = base_config("compare_tokenizers", arg)
   # time_to_threshold: val loss level; <= 0 -> the worst best val loss of the runs
   c.thresholds = ml_collections.ConfigDict({"val_loss": 0.0})
-  if arg:
-    raise ValueError(f"configs/reports/compare_tokenizers.py: unknown variant '{arg}'")
   return c

@@ -9,7 +9,4 @@ base_config = sibling(__file__, "base").base_config
 
 
 def get_config(arg: str = ""):
-  c = base_config("search")
-  if arg:
-    raise ValueError(f"configs/reports/search.py: unknown variant '{arg}'")
-  return c
+  return base_config("search", arg)
