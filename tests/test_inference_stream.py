@@ -97,9 +97,13 @@ def chunked(tmp_path):
 def test_file_blocks_score_every_event_once(chunked):
   path, ev = chunked
   with h5.SplitFile(path, {"test": "X_test"}, 18, read_rows=50) as f:
+    capped = file_blocks(f, "test", 130)              # inference.max_events
+    list(capped)
+    assert "test" not in f.validated      # rows 130-499 were never checked
     blocks = file_blocks(f, "test")
     assert blocks.rows == 64 and len(blocks) == 500   # rounded to 16-row chunks
     seen = [(i, a, len(b)) for i, a, b in blocks]
+    assert "test" in f.validated          # later passes skip the checks
     assert [s[1] for s in seen] == list(range(0, 500, 64))
     assert sum(s[2] for s in seen) == 500
     got, moved = score_blocks(blocks, _score)

@@ -37,14 +37,18 @@ class Blocks:
   """Rows [0, n) of one split as raw `Events` blocks of `rows` rows.
 
   read(start, stop) -> Events; `wrap(DataError) -> DataError` rewrites read
-  errors (to name where the path came from).
+  errors (to name where the path came from); `on_read_all()` runs once every
+  block has been read (a file's split is then validated: later passes, one
+  per corruption, skip the checks).
   """
 
   def __init__(self, read: Callable[[int, int], Events], n: int, rows: int,
                n_tokens: int, where: str,
-               wrap: Optional[Callable[[DataError], DataError]] = None):
+               wrap: Optional[Callable[[DataError], DataError]] = None,
+               on_read_all: Optional[Callable[[], None]] = None):
     self.read, self.n, self.rows = read, int(n), max(int(rows), 1)
     self.n_tokens, self.where, self.wrap = int(n_tokens), where, wrap
+    self.on_read_all = on_read_all
 
   def __len__(self) -> int:
     return self.n
@@ -64,6 +68,8 @@ class Blocks:
   def _gen(self) -> Iterator[Tuple[int, int, Events]]:
     for i, a in enumerate(range(0, self.n, self.rows)):
       yield i, a, self._read(a, min(a + self.rows, self.n))
+    if self.on_read_all is not None:
+      self.on_read_all()
 
   def __iter__(self) -> Iterator[Tuple[int, int, Events]]:
     """(block index, first row, Events), read one block ahead."""
@@ -83,8 +89,10 @@ def file_blocks(f: h5.SplitFile, split: str, n: int = 0,
                 wrap=None) -> Blocks:
   """Split `split` of an open SplitFile (first `n` rows if n > 0)."""
   size = f.sizes[split] if n <= 0 else min(int(n), f.sizes[split])
+  whole = size == f.sizes[split]       # only then is the split all validated
   return Blocks(lambda a, b: f.read(split, a, b), size, f.block_rows[split],
-                f.n_tokens, f.where(split), wrap)
+                f.n_tokens, f.where(split), wrap,
+                (lambda: f.mark_validated(split)) if whole else None)
 
 
 def block_rows(data_cfg, cfg) -> int:
