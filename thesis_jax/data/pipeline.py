@@ -116,6 +116,21 @@ def _n_tokens(data_cfg) -> int:
   return t
 
 
+def open_split_file(data_cfg, splits=SPLITS, block_rows: int = 0) -> h5.SplitFile:
+  """The HDF5 file of `data.path`, opened for `splits` (dataset names from
+  `data.datasets`, first `data.limit_samples` rows) and read in blocks of
+  `block_rows` rows (0: `data.block_rows`)."""
+  names = _names(data_cfg)
+  rows = int(block_rows) or int(data_cfg.get("block_rows", h5.READ_ROWS))
+  return h5.SplitFile(str(data_cfg.path), {s: names[s] for s in splits},
+                      _n_tokens(data_cfg), _limit(data_cfg), rows)
+
+
+def head_rows(f: h5.SplitFile) -> Dict[str, Events]:
+  """The first HEAD_ROWS raw events of every split of `f`."""
+  return {k: f.read(k, 0, min(HEAD_ROWS, f.sizes[k])) for k in f.names}
+
+
 def memory_bytes(n_events: int, n_tokens: int) -> int:
   """Bytes the memory reader holds: raw + normalised float32/int32 events."""
   return 2 * n_events * (20 * n_tokens + 8)
@@ -166,8 +181,7 @@ def load_dataset(data_cfg, norm: Normalizer | None = None) -> Dataset:
     reader = "memory"
   else:
     source = str(data_cfg.path)
-    f = h5.SplitFile(source, _names(data_cfg), t, _limit(data_cfg),
-                     int(data_cfg.get("block_rows", h5.READ_ROWS)))
+    f = open_split_file(data_cfg)
     try:
       reader = choose_reader(data_cfg, sum(f.sizes.values()))
     except ConfigError:
@@ -175,7 +189,7 @@ def load_dataset(data_cfg, norm: Normalizer | None = None) -> Dataset:
       raise
     if reader == "stream":
       rows, norm, num_types = open_stream(f, ngl, norm)
-      head = {k: f.read(k, 0, min(HEAD_ROWS, f.sizes[k])) for k in SPLITS}
+      head = head_rows(f)
       return Dataset({k: norm.apply(v) for k, v in head.items()}, head, norm,
                      num_types, t, source, rows, reader, buffer_rows, stripes)
     with f:

@@ -21,10 +21,9 @@ from typing import Dict, Iterator
 
 import numpy as np
 
-from thesis_jax.data import h5
 from thesis_jax.data.layout import Events
 from thesis_jax.data.normalization import Normalizer
-from thesis_jax.data.pipeline import HEAD_ROWS, SPLITS, load_raw
+from thesis_jax.data.pipeline import SPLITS, head_rows, load_raw, open_split_file
 from thesis_jax.data.token_sequences import EXTRA_SLOTS, Vocab, build_sequences
 from thesis_jax.errors import ConfigError
 from thesis_jax.train import rundir
@@ -112,12 +111,7 @@ class _SplitBlocks:
   def __init__(self, data_cfg):
     self.file, self.raw = None, None
     if data_cfg.path:
-      ds = data_cfg.datasets
-      self.file = h5.SplitFile(
-          str(data_cfg.path), {"train": ds.x_train, "val": ds.x_val,
-                               "test": ds.x_test}, int(data_cfg.n_tokens),
-          int(data_cfg.get("limit_samples", 0) or 0),
-          int(data_cfg.get("block_rows", h5.READ_ROWS)))
+      self.file = open_split_file(data_cfg)
       self.source = str(data_cfg.path)
     else:
       self.raw, self.source = load_raw(data_cfg)
@@ -135,7 +129,7 @@ class _SplitBlocks:
   def head(self) -> Dict[str, Events]:
     if self.file is None:
       return self.raw
-    return {s: self.file.read(s, 0, min(HEAD_ROWS, self.size(s))) for s in SPLITS}
+    return head_rows(self.file)
 
   def __enter__(self) -> "_SplitBlocks":
     return self

@@ -25,7 +25,7 @@ import numpy as np
 
 from thesis_jax.data import h5
 from thesis_jax.data.layout import Events
-from thesis_jax.data.pipeline import SPLITS, load_raw
+from thesis_jax.data.pipeline import SPLITS, load_raw, open_split_file
 from thesis_jax.data.stream import prefetch
 from thesis_jax.errors import ConfigError, DataError
 from thesis_jax.reports.inference import corruptions
@@ -129,13 +129,9 @@ def open_run_data(loaded, cfg, stack) -> Tuple[Blocks, Blocks, str]:
         else raw[split]
     return (memory_blocks(ev, rows, f"{source}:{split}"),
             memory_blocks(raw["train"], rows, f"{source}:train"), source)
-  ds = data_cfg.datasets
-  names = {"train": ds.x_train, "val": ds.x_val, "test": ds.x_test}
   try:
-    f = h5.SplitFile(str(data_cfg.path),
-                     {s: names[s] for s in SPLITS if s in ("train", split)},
-                     int(data_cfg.n_tokens),
-                     int(data_cfg.get("limit_samples", 0) or 0), rows)
+    f = open_split_file(data_cfg, [s for s in SPLITS if s in ("train", split)],
+                        rows)
   except DataError as e:
     raise wrap(e) from None
   stack.callback(f.close)
